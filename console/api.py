@@ -1,0 +1,169 @@
+"""The JSON API (bearer tokens from `voicedesk token create`), described by openapi.json."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from console.auth import public
+from console.context import content_ring, db
+from console.openapi import OPENAPI
+from intake import tickets
+from intake.db import utcnow
+from intake.models import ApiToken, User
+from safeguards.access import STAFF_ROLES
+from safeguards.passwords import token_hash
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_PAGE = 200
+
+
+class ApiError(HTTPException):
+    def __init__(self, code: int, message: str, detail: str = "") -> None:
+        super().__init__(description=detail)
+        self.code = code
+        self.message = message
+
+
+def json_error(status: int, message: str, detail: str = "") -> tuple[Response, int]:
+    return jsonify(error=message, detail=detail), status
+
+
+@blueprint.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> tuple[Response, int]:
+    return json_error(exc.code or 500, exc.message, exc.description or "")
+
+
+def token_user() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
+    row = db().scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token.strip())))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        raise ApiError(401, "unauthorized", "the token is not valid")
+    row.last_used_at = utcnow()
+    return row.user
+
+
+def api_view(view: F) -> F:
+    """Admit requests with a valid bearer token of a staff user."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.api_user = token_user()
+        if g.api_user.role not in STAFF_ROLES:
+            raise ApiError(403, "forbidden", "this role has no access to tickets")
+        return view(*args, **kwargs)
+
+    wrapper.allowed_roles = tuple(STAFF_ROLES)  # type: ignore[attr-defined]
+    return cast(F, wrapper)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def ticket_json(summary: tickets.TicketSummary) -> dict[str, Any]:
+    ticket = summary.ticket
+    return {
+        "ref": ticket.ref,
+        "status": ticket.status,
+        "language": ticket.language,
+        "channel": ticket.channel,
+        "urgent": ticket.urgent,
+        "organisation": ticket.organisation.name,
+        "categories": [],
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+        "message_count": summary.message_count,
+    }
+
+
+def _cursor(summary: tickets.TicketSummary) -> str:
+    raw = f"{summary.ticket.created_at.isoformat()}|{summary.ticket.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_cursor(value: str) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at, _, ticket_id = raw.partition("|")
+        return dt.datetime.fromisoformat(at), int(ticket_id)
+    except ValueError as exc:
+        raise ApiError(400, "bad cursor", "use the `next` value of the previous page") from exc
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() in {"true", "1", "yes"}:
+        return True
+    if value.lower() in {"false", "0", "no"}:
+        return False
+    raise ApiError(400, "bad filter", f"{name} is true or false")
+
+
+@blueprint.get("/tickets")
+@api_view
+def list_tickets() -> Response:
+    try:
+        limit = min(int(request.args.get("limit", 50)), MAX_PAGE)
+    except ValueError as exc:
+        raise ApiError(400, "bad limit", "limit is a whole number") from exc
+    before = request.args.get("before")
+    filters = tickets.TicketFilters(
+        status=request.args.get("status") or None,
+        language=request.args.get("language") or None,
+        channel=request.args.get("channel") or None,
+        urgent=_flag("urgent"),
+    )
+    rows = tickets.list_tickets(
+        db(), g.api_user, filters, limit=max(limit, 1), before=_parse_cursor(before) if before else None
+    )
+    db().commit()
+    return jsonify(
+        tickets=[ticket_json(row) for row in rows],
+        next=_cursor(rows[-1]) if len(rows) == limit and rows else None,
+    )
+
+
+@blueprint.get("/tickets/<ref>")
+@api_view
+def show_ticket(ref: str) -> Response:
+    try:
+        summary = tickets.get_ticket(db(), g.api_user, ref)
+    except tickets.TicketNotFound as exc:
+        raise ApiError(404, "not found", f"no ticket {ref}") from exc
+    thread = tickets.read_thread(db(), content_ring(), g.api_user, summary.ticket, via="api")
+    db().commit()
+    body = ticket_json(summary)
+    body["messages"] = [
+        {
+            "direction": m.direction,
+            "kind": m.kind,
+            "text": m.text,
+            "language": m.language,
+            "channel": m.channel,
+            "at": _iso(m.at),
+            "delivery_status": m.delivery_status,
+        }
+        for m in thread
+    ]
+    return jsonify(body)
+
+
+@blueprint.get("/openapi.json")
+@public
+def openapi() -> Response:
+    return jsonify(OPENAPI)

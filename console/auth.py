@@ -1,0 +1,105 @@
+"""Sign-in, and the rule that every view is closed unless it says who may see it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from console.context import db
+from console.i18n import _
+from intake.models import User
+from safeguards import audit
+from safeguards.passwords import DUMMY_HASH, check_password
+
+blueprint = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anyone (sign-in, health, webhooks that verify themselves)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Let only signed-in users with one of these roles reach the view."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("auth.login", next=request.path))
+            if user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = allowed  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        user_id = session.get("user_id")
+        user = db().get(User, user_id) if user_id is not None else None
+        g.user = user if user is not None and user.active else None
+    return cast(User | None, g.user)
+
+
+@blueprint.before_app_request
+def _deny_by_default() -> Response | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "public", False) or hasattr(view, "allowed_roles"):
+        return None
+    abort(403)  # a view that declares nothing is closed to everyone
+
+
+@blueprint.before_app_request
+def _ui_language() -> None:
+    g.ui_language = "en"
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@public
+def login() -> str | Response:
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db().scalar(select(User).where(User.email == email))
+        if check_password(user.password_hash if user else DUMMY_HASH, form.password.data) and (
+            user is not None and user.active
+        ):
+            session.clear()  # a new session at sign-in: nothing carries over
+            session["user_id"] = user.id
+            session.permanent = False
+            audit.record(db(), actor=f"user:{user.id}", action="auth.login", target=None)
+            db().commit()
+            target = request.args.get("next") or ""
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("tickets.queue")
+            return redirect(target)
+        flash(_("Email or password is wrong."), "error")
+    return render_template("login.html", form=form)
+
+
+@blueprint.post("/logout")
+@roles("admin", "supervisor", "caseworker", "hotline", "partner")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("auth.login"))

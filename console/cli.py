@@ -1,0 +1,356 @@
+"""The `voicedesk` command: results on standard output, warnings and progress on standard error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.db import make_engine, make_sessionmaker
+from intake.envelopes import publish_envelope_keys
+from intake.models import ApiToken, Organisation, Role, User
+from intake.schema import upgrade
+from intake.settings import Settings, SettingsError
+from safeguards import audit, redaction
+from safeguards import keys as keyfiles
+from safeguards.passwords import hash_password, new_token, token_hash
+from safeguards.sealing import EnvelopeKeys
+
+logger = logging.getLogger("voicedesk")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except (SettingsError, keyfiles.KeyConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _session(settings: Settings) -> Session:
+    return make_sessionmaker(make_engine(settings.database_url))()
+
+
+def init_database(settings: Settings) -> None:
+    """Create or migrate the schema; generate development keys if none are configured."""
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    if keyfiles.uses_dev_keys(settings) and keyfiles.ensure_dev_keys(settings):
+        _say(f"generated development keys in {keyfiles.dev_key_dir(settings)}")
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        publish_envelope_keys(session, EnvelopeKeys(keyfiles.load_vault_ring(settings)))
+        session.commit()
+    engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Worker Voice Desk: intake bot and caseworker console."""
+    redaction.install()
+
+
+@main.command()
+def init() -> None:
+    """Create or migrate the schema (Alembic upgrade head)."""
+    settings = _settings()
+    init_database(settings)
+    click.echo("database ready")
+
+
+# --- organisations, users, tokens --------------------------------------------
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def create_organisation(
+    session: Session, name: str, languages: list[str], countries: list[str]
+) -> Organisation:
+    organisation = Organisation(
+        name=name, languages=languages, countries=[c.upper() for c in countries]
+    )
+    session.add(organisation)
+    session.flush()
+    audit.record(session, actor="cli", action="org.create", target=f"org:{organisation.id}")
+    return organisation
+
+
+def create_user(session: Session, email: str, org_name: str, role: str, password: str) -> User:
+    organisation = session.scalar(select(Organisation).where(Organisation.name == org_name))
+    if organisation is None:
+        raise click.ClickException(f"no organisation named {org_name!r}")
+    if len(password) < 12:
+        raise click.ClickException("a password has at least 12 characters")
+    user = User(
+        email=email.strip().lower(),
+        organisation_id=organisation.id,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor="cli", action="user.create", target=f"user:{user.id}", role=role)
+    return user
+
+
+def issue_token(session: Session, user: User) -> str:
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token)))
+    session.flush()
+    audit.record(session, actor="cli", action="token.create", target=f"user:{user.id}")
+    return token
+
+
+@main.group()
+def org() -> None:
+    """Organisations (CSOs)."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--languages", help="worker languages this organisation serves, e.g. my,th")
+@click.option("--countries", help="countries it works in, e.g. TH,MM")
+def org_create(name: str, languages: str | None, countries: str | None) -> None:
+    """Add a CSO organisation."""
+    with _session(_settings()) as session:
+        if session.scalar(select(Organisation).where(Organisation.name == name)):
+            raise click.ClickException(f"organisation {name!r} exists already")
+        organisation = create_organisation(session, name, _split(languages), _split(countries))
+        session.commit()
+        click.echo(organisation.id)
+
+
+@main.group()
+def user() -> None:
+    """Console users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--org", "org_name", required=True, help="organisation name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+def user_create(email: str, org_name: str, role: str) -> None:
+    """Add a user; the password is read from standard input."""
+    password = sys.stdin.readline().rstrip("\n")
+    with _session(_settings()) as session:
+        if session.scalar(select(User).where(User.email == email.strip().lower())):
+            raise click.ClickException(f"user {email} exists already")
+        created = create_user(session, email, org_name, role, password)
+        session.commit()
+        click.echo(created.id)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+def token_create(email: str) -> None:
+    """Print a new API token for that user (the token alone on standard output)."""
+    with _session(_settings()) as session:
+        found = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if found is None:
+            raise click.ClickException(f"no user {email}")
+        value = issue_token(session, found)
+        session.commit()
+    click.echo(value)
+
+
+# --- keys --------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Key rings."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key to each key ring and re-encrypt everything under it."""
+    from safeguards.rotation import reseal, sealed_columns
+
+    settings = _settings()
+    files = keyfiles.key_files(settings)
+    if files.content is None or files.vault is None:
+        raise click.ClickException(
+            "the key rings come from VOICEDESK_CONTENT_KEYS / VOICEDESK_VAULT_KEYS; use the "
+            "*_FILE variants so rotation can add a key, or add one by hand "
+            "(the last key listed seals)"
+        )
+    content = keyfiles.load_content_ring(settings)
+    vault = keyfiles.load_vault_ring(settings)
+    new_content = keyfiles.append_key(files.content)
+    new_vault = keyfiles.append_key(files.vault)
+    content.refresh()
+    vault.refresh()
+    _say(f"new content key {new_content}, new vault key {new_vault}")
+    envelopes = EnvelopeKeys(vault)
+    with _session(settings) as session:
+        publish_envelope_keys(session, envelopes)
+        audit.record(session, actor="cli", action="keys.rotate", target=None,
+                     content=new_content, vault=new_vault)
+        session.commit()
+
+        def progress(name: str, done: int, total: int) -> None:
+            _say(f"  {name}: {done}/{total}")
+
+        counts = reseal(session, sealed_columns(content, vault, envelopes), progress)
+    for name, count in counts.items():
+        click.echo(f"{name}\t{count} re-encrypted")
+
+
+# --- running -----------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
+@click.option("--workers", "processes", default=2, type=int, show_default=True,
+              help="gunicorn worker processes")
+def serve(host: str, port: int, dev: bool, processes: int) -> None:
+    """Serve console, API and webhooks."""
+    from console.app import create_app
+
+    settings = _settings()
+    redaction.install(settings.log_level)
+    if dev:
+        create_app(settings).run(host=host, port=port, use_reloader=False)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", processes)
+            self.cfg.set("accesslog", None)  # access lines would carry URLs; ids only in our logs
+            self.cfg.set("timeout", 60)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    _Gunicorn().run()
+
+
+def _sweeper_loop(stop: threading.Event, interval: int) -> None:
+    from workers import jobs, runtime
+    from workers.queue import RQDispatcher
+
+    dispatcher = runtime.current().dispatcher
+    while not stop.wait(interval):
+        try:
+            # One sweeper across all worker machines per interval.
+            if isinstance(dispatcher, RQDispatcher) and not dispatcher.connection.set(
+                "voicedesk:sweeper", "1", nx=True, ex=max(interval - 1, 1)
+            ):
+                continue
+            jobs.sweep()
+        except Exception:
+            logger.exception("sweeper pass failed; trying again next interval")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="stop when the queues are empty (for tests and cron)")
+def worker(burst: bool) -> None:
+    """Process jobs from Redis (an rq worker on every queue) and run the outbox sweeper."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from workers import jobs, runtime
+    from workers.queue import RQDispatcher
+
+    settings = _settings()
+    redaction.install(settings.log_level)
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set; `voicedesk demo` runs jobs in-process")
+    rt = runtime.configure(settings)
+    with rt.session() as session:
+        publish_envelope_keys(session, rt.envelope_keys)
+        session.commit()
+    assert isinstance(rt.dispatcher, RQDispatcher)
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(
+            target=_sweeper_loop, args=(stop, settings.sweep_interval_seconds), daemon=True
+        ).start()
+    else:
+        jobs.sweep()
+    rq_worker = SimpleWorker(
+        rt.dispatcher.queues(), connection=rt.dispatcher.connection, serializer=JSONSerializer
+    )
+    try:
+        rq_worker.work(burst=burst, logging_level=settings.log_level)
+    finally:
+        stop.set()
+
+
+# --- the embedded default ----------------------------------------------------
+
+DEMO_ORG = "Demo Worker Voice Network"
+DEMO_USERS = (("caseworker@demo.local", Role.CASEWORKER), ("supervisor@demo.local", Role.SUPERVISOR),
+              ("hotline@demo.local", Role.HOTLINE))
+
+
+def seed_demo(settings: Settings) -> dict[str, str]:
+    """Seed the demo organisation and users once; return the demo logins."""
+    logins_file = settings.instance / "demo_logins.json"
+    with _session(settings) as session:
+        if session.scalar(select(Organisation).where(Organisation.name == DEMO_ORG)) is None:
+            create_organisation(session, DEMO_ORG, ["my", "km", "ne", "th"], ["TH", "MY", "MM"])
+            logins = {}
+            for email, role in DEMO_USERS:
+                password = secrets.token_urlsafe(12)
+                create_user(session, email, DEMO_ORG, role.value, password)
+                logins[email] = password
+            session.commit()
+            logins_file.write_text(json.dumps(logins, indent=2), encoding="utf-8")
+            logins_file.chmod(0o600)
+    return dict(json.loads(logins_file.read_text(encoding="utf-8")))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+def demo(host: str, port: int) -> None:
+    """The embedded default: SQLite, jobs in-process, the simulator; prints URL and logins."""
+    from console.app import create_app
+    from workers import jobs, runtime
+    from workers.queue import InlineDispatcher
+
+    settings = _settings().with_changes(simulator_enabled=True, redis_url=None)
+    redaction.install(settings.log_level)
+    init_database(settings)
+    logins = seed_demo(settings)
+    # One process does everything here, so it holds the vault keys too; in production
+    # only `voicedesk worker` processes do.
+    dispatcher = InlineDispatcher(runtime.run_job)
+    runtime.configure(settings, dispatcher)
+    jobs.sweep(older_than_seconds=0)
+    app = create_app(settings, dispatcher)
+    url = f"http://{host}:{port}"
+    click.echo(f"Worker Voice Desk demo at {url}")
+    click.echo(f"  simulator (chat as a worker): {url}/simulator")
+    for email, password in logins.items():
+        click.echo(f"  login: {email}  password: {password}")
+    sys.stdout.flush()
+    time.sleep(0.1)
+    app.run(host=host, port=port, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The contact vault: a worker's channel address, sealed under the vault key ring."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.db import utcnow
+from intake.models import VaultEntry
+from safeguards.sealing import KeyRing, binding
+
+
+def _aad(entry_id: uuid.UUID) -> bytes:
+    return binding("vault_entries", "address_sealed", entry_id)
+
+
+def remember_address(
+    session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str, address: str
+) -> None:
+    """Keep the worker's address for this channel (the only way to write back to them)."""
+    entry = session.scalar(
+        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
+    )
+    if entry is not None:
+        return
+    entry_id = uuid.uuid4()
+    session.add(
+        VaultEntry(
+            id=entry_id,
+            worker_id=worker_id,
+            channel=channel,
+            address_sealed=ring.seal_text(address, _aad(entry_id)),
+            updated_at=utcnow(),
+        )
+    )
+
+
+def address_for(session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str) -> str | None:
+    """Open the worker's address on a channel, or None if the vault has none."""
+    entry = session.scalar(
+        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
+    )
+    if entry is None:
+        return None
+    return ring.open_text(entry.address_sealed, _aad(entry.id))

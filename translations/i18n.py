@@ -1,0 +1,47 @@
+"""Babel catalogs for every string a worker or caseworker reads.
+
+Catalogs live as .po files under translations/locale and are compiled in memory
+when first used, so an installed package, a checkout and a translator's edit all
+work without a separate compile step.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from translations.scripts import WORKER_LANGUAGES
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+UI_LANGUAGES = ("en", *WORKER_LANGUAGES)
+DOMAIN = "messages"
+
+
+@functools.cache
+def translations_for(language: str | None) -> NullTranslations:
+    """Return the catalog for a language (English source strings if there is none)."""
+    if language not in UI_LANGUAGES or language == "en":
+        return NullTranslations()
+    path = LOCALE_DIR / str(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+def gettext(language: str | None, message: str) -> str:
+    return translations_for(language).gettext(message)
+
+
+def language_name(language: str) -> str:
+    """The language's own name for itself, from CLDR (e.g. 'မြန်မာ' for my)."""
+    name = Locale.parse(language).get_display_name(language) or language
+    return name[:1].upper() + name[1:] if language == "en" else name

@@ -1,0 +1,100 @@
+"""Hand job ids to whoever runs jobs: rq on Redis, or a thread in this process."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+logger = logging.getLogger(__name__)
+
+# Queue per job, in the order a worker takes them.
+QUEUES = {"process_envelope": "intake", "send_outbound": "outbound"}
+QUEUE_ORDER = ("intake", "outbound")
+# Provider outages last minutes; give a send a good hour before it counts as failed.
+RETRY_INTERVALS = [10, 30, 120, 600, 1800]
+
+
+class Dispatcher(Protocol):
+    def enqueue(self, job: str, item_id: str) -> bool:
+        """Queue a job for one id; False if the queue is unreachable (the sweeper retries)."""
+
+    def ping(self) -> bool:
+        """Tell whether the queue is reachable."""
+
+
+def redis_connection(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+class RQDispatcher:
+    """Jobs travel through Redis as a function name and one id, JSON-serialised."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.connection = redis_connection(redis_url)
+        self._queues = {
+            name: Queue(name, connection=self.connection, serializer=JSONSerializer)
+            for name in QUEUE_ORDER
+        }
+
+    def enqueue(self, job: str, item_id: str) -> bool:
+        try:
+            self._queues[QUEUES[job]].enqueue_call(
+                f"workers.jobs.{job}",
+                args=[item_id],
+                job_id=f"{job}-{item_id}",
+                retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+        except RedisError:
+            logger.warning("queue unreachable; %s %s left for the sweeper", job, item_id)
+            return False
+        return True
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except RedisError:
+            return False
+
+    def queues(self) -> list[Queue]:
+        return list(self._queues.values())
+
+
+class InlineDispatcher:
+    """The embedded default: one background thread runs jobs in this process, in order."""
+
+    def __init__(self, run: Callable[[str, str], None]) -> None:
+        self._run = run
+        self._jobs: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="voicedesk-jobs", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, job: str, item_id: str) -> bool:
+        self._jobs.put((job, item_id))
+        return True
+
+    def ping(self) -> bool:
+        return self._thread.is_alive()
+
+    def drain(self) -> None:
+        """Wait until every queued job has run."""
+        self._jobs.join()
+
+    def _loop(self) -> None:
+        while True:
+            job, item_id = self._jobs.get()
+            try:
+                self._run(job, item_id)
+            except Exception:
+                logger.exception("job %s %s failed; the sweeper will retry it", job, item_id)
+            finally:
+                self._jobs.task_done()
