@@ -17,10 +17,19 @@ from safeguards.passwords import same_secret
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 # What a non-text message is stored as when it has no caption.
-_MEDIA_KINDS = ("photo", "voice", "audio", "video", "video_note", "document", "sticker",
-                "location", "contact")
+_MEDIA_KINDS = (
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+)
 
 
 class TelegramChannel:
@@ -77,8 +86,10 @@ class TelegramChannel:
         if chat.get("type", "private") != "private":
             # Never answer in a group: others would see the worker talk to us.
             return None
-        kind = "text" if "text" in message else next(
-            (k for k in _MEDIA_KINDS if k in message), "other"
+        kind = (
+            "text"
+            if "text" in message
+            else next((k for k in _MEDIA_KINDS if k in message), "other")
         )
         text = message.get("text") or message.get("caption")
         sent = message.get("edit_date") if edited else message.get("date")
@@ -100,8 +111,10 @@ class TelegramChannel:
         markup = None
         if message.options:
             markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(label, callback_data=str(number))]
-                 for number, label in enumerate(message.options, start=1)]
+                [
+                    [InlineKeyboardButton(label, callback_data=str(number))]
+                    for number, label in enumerate(message.options, start=1)
+                ]
             )
         request = HTTPXRequest(connect_timeout=10, read_timeout=20)
         bot = Bot(self._token, base_url=f"{self._api_base}/bot", request=request)

@@ -129,7 +129,11 @@ def list_tickets() -> Response:
         urgent=_flag("urgent"),
     )
     rows = tickets.list_tickets(
-        db(), g.api_user, filters, limit=max(limit, 1), before=_parse_cursor(before) if before else None
+        db(),
+        g.api_user,
+        filters,
+        limit=max(limit, 1),
+        before=_parse_cursor(before) if before else None,
     )
     db().commit()
     return jsonify(

@@ -202,8 +202,14 @@ def keys_rotate() -> None:
     envelopes = EnvelopeKeys(vault)
     with _session(settings) as session:
         publish_envelope_keys(session, envelopes)
-        audit.record(session, actor="cli", action="keys.rotate", target=None,
-                     content=new_content, vault=new_vault)
+        audit.record(
+            session,
+            actor="cli",
+            action="keys.rotate",
+            target=None,
+            content=new_content,
+            vault=new_vault,
+        )
         session.commit()
 
         def progress(name: str, done: int, total: int) -> None:
@@ -221,8 +227,14 @@ def keys_rotate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
-@click.option("--workers", "processes", default=2, type=int, show_default=True,
-              help="gunicorn worker processes")
+@click.option(
+    "--workers",
+    "processes",
+    default=2,
+    type=int,
+    show_default=True,
+    help="gunicorn worker processes",
+)
 def serve(host: str, port: int, dev: bool, processes: int) -> None:
     """Serve console, API and webhooks."""
     from console.app import create_app
@@ -302,8 +314,11 @@ def worker(burst: bool) -> None:
 # --- the embedded default ----------------------------------------------------
 
 DEMO_ORG = "Demo Worker Voice Network"
-DEMO_USERS = (("caseworker@demo.local", Role.CASEWORKER), ("supervisor@demo.local", Role.SUPERVISOR),
-              ("hotline@demo.local", Role.HOTLINE))
+DEMO_USERS = (
+    ("caseworker@demo.local", Role.CASEWORKER),
+    ("supervisor@demo.local", Role.SUPERVISOR),
+    ("hotline@demo.local", Role.HOTLINE),
+)
 
 
 def seed_demo(settings: Settings) -> dict[str, str]:

@@ -15,8 +15,14 @@ _TICKET = {
         "ref": {"type": "string", "example": "K7M4-Q9P2"},
         "status": {
             "type": "string",
-            "enum": ["new", "triaged", "in_remediation", "awaiting_validation", "validated",
-                     "closed"],
+            "enum": [
+                "new",
+                "triaged",
+                "in_remediation",
+                "awaiting_validation",
+                "validated",
+                "closed",
+            ],
         },
         "language": {"type": "string", "nullable": True, "enum": ["my", "km", "ne", "th", "en"]},
         "channel": {"type": "string"},
@@ -33,8 +39,11 @@ _MESSAGE = {
     "properties": {
         "direction": {"type": "string", "enum": ["in", "out"]},
         "kind": {"type": "string"},
-        "text": {"type": "string", "nullable": True,
-                 "description": "Plaintext, Unicode NFC; Zawgyi converted to Unicode"},
+        "text": {
+            "type": "string",
+            "nullable": True,
+            "description": "Plaintext, Unicode NFC; Zawgyi converted to Unicode",
+        },
         "language": {"type": "string", "nullable": True},
         "channel": {"type": "string"},
         "at": {"type": "string", "format": "date-time"},
@@ -45,8 +54,10 @@ _MESSAGE = {
 
 def _errors(*codes: int) -> dict[str, Any]:
     return {
-        str(code): {"description": "error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        str(code): {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
         for code in codes
     }
 
@@ -63,9 +74,15 @@ OPENAPI: dict[str, Any] = {
             "TicketWithMessages": {
                 "allOf": [
                     {"$ref": "#/components/schemas/Ticket"},
-                    {"type": "object", "properties": {
-                        "messages": {"type": "array",
-                                     "items": {"$ref": "#/components/schemas/Message"}}}},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "messages": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Message"},
+                            }
+                        },
+                    },
                 ]
             },
         },
@@ -77,16 +94,33 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Tickets this token's user may see, newest first",
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": {"type": t}}
-                    for n, t in (("status", "string"), ("language", "string"),
-                                 ("channel", "string"), ("urgent", "boolean"),
-                                 ("limit", "integer"), ("before", "string"))
+                    for n, t in (
+                        ("status", "string"),
+                        ("language", "string"),
+                        ("channel", "string"),
+                        ("urgent", "boolean"),
+                        ("limit", "integer"),
+                        ("before", "string"),
+                    )
                 ],
                 "responses": {
-                    "200": {"description": "a page of tickets", "content": {"application/json": {
-                        "schema": {"type": "object", "properties": {
-                            "tickets": {"type": "array",
-                                        "items": {"$ref": "#/components/schemas/Ticket"}},
-                            "next": {"type": "string", "nullable": True}}}}}},
+                    "200": {
+                        "description": "a page of tickets",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "tickets": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Ticket"},
+                                        },
+                                        "next": {"type": "string", "nullable": True},
+                                    },
+                                }
+                            }
+                        },
+                    },
                     **_errors(400, 401, 403),
                 },
             }
@@ -94,11 +128,18 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/tickets/{ref}": {
             "get": {
                 "summary": "One ticket with its messages (opening text writes an audit entry)",
-                "parameters": [{"name": "ref", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
                 "responses": {
-                    "200": {"description": "the ticket", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/TicketWithMessages"}}}},
+                    "200": {
+                        "description": "the ticket",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/TicketWithMessages"}
+                            }
+                        },
+                    },
                     **_errors(401, 403, 404),
                 },
             }

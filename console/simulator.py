@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
-from console.i18n import _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import TextAreaField
@@ -15,6 +14,7 @@ from bots.simulator import simulator_payload
 from console.auth import roles
 from console.context import channels, content_ring, db, dispatcher, settings
 from console.hooks import accept
+from console.i18n import _
 from intake.models import Direction
 from intake.simulator import record_line, transcript
 from workers.queue import InlineDispatcher

@@ -119,7 +119,12 @@ def receive(
     else:
         reply = (prompts.added_to_case(language, ticket.ref), ())
     outbound = tickets.add_message(
-        session, keys.content, ticket, direction=Direction.OUT, text=reply[0],
-        language=language, options=reply[1],
+        session,
+        keys.content,
+        ticket,
+        direction=Direction.OUT,
+        text=reply[0],
+        language=language,
+        options=reply[1],
     )
     return [outbound]

@@ -20,7 +20,7 @@ def _database_url(raw: str | None, instance: Path) -> str:
         return f"sqlite:///{instance / 'voicedesk.sqlite3'}"
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix):]
+            return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
 
 

@@ -25,7 +25,9 @@ class Line:
     text: str = field(repr=False)
 
 
-def record_line(session: Session, ring: KeyRing, chat: str, direction: Direction, text: str) -> None:
+def record_line(
+    session: Session, ring: KeyRing, chat: str, direction: Direction, text: str
+) -> None:
     line_id = uuid.uuid4()
     session.add(
         SimulatorLine(
@@ -45,6 +47,9 @@ def transcript(session: Session, ring: KeyRing, chat: str) -> list[Line]:
         .order_by(SimulatorLine.created_at)
     )
     return [
-        Line(row.direction, ring.open_text(row.text_sealed, binding("simulator_lines", "text_sealed", row.id)))
+        Line(
+            row.direction,
+            ring.open_text(row.text_sealed, binding("simulator_lines", "text_sealed", row.id)),
+        )
         for row in rows
     ]

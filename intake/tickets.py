@@ -91,7 +91,9 @@ def add_message(
         provider_message_id=provider_message_id,
         options=list(options),
         delivery_status=(
-            DeliveryStatus.RECEIVED.value if direction is Direction.IN else DeliveryStatus.QUEUED.value
+            DeliveryStatus.RECEIVED.value
+            if direction is Direction.IN
+            else DeliveryStatus.QUEUED.value
         ),
         author_user_id=author_user_id,
         created_at=utcnow(),
@@ -187,7 +189,11 @@ def read_thread(
 ) -> list[ThreadMessage]:
     """Open every message of a ticket this user may see, writing an audit entry first."""
     audit.record(
-        session, actor=f"user:{user.id}", action="ticket.read", target=f"ticket:{ticket.ref}", via=via
+        session,
+        actor=f"user:{user.id}",
+        action="ticket.read",
+        target=f"ticket:{ticket.ref}",
+        via=via,
     )
     messages = session.scalars(
         select(Message).where(Message.ticket_id == ticket.id).order_by(Message.created_at)

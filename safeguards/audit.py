@@ -6,6 +6,7 @@ reports. PostgreSQL also refuses UPDATE and DELETE on the table (see the migrati
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ _AUDIT_LOCK = 7_316_001
 def _entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     body = json.dumps(
         {
-            "at": entry.at.isoformat(),
+            "at": entry.at.astimezone(dt.UTC).isoformat(),
             "actor": entry.actor,
             "action": entry.action,
             "target": entry.target,

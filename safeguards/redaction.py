@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterable
 
 # Phone numbers (E.164 and local forms) and long digit runs such as Telegram chat ids.
-_NUMBERISH = re.compile(r"(?<![\w.])\+?\d[\d \-]{6,}\d(?![\w.])")
+# A number glued to a word by "_" (chat_7340012345) is still a number; one inside a
+# hex id (f200-4312-a754) is not.
+_NUMBERISH = re.compile(r"(?<![A-Za-z0-9.])\+?\d[\d \-]{6,}\d(?!\w|\.\d)")
 REDACTED = "[redacted]"
 
 

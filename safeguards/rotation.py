@@ -35,12 +35,26 @@ def sealed_columns(content: KeyRing, vault: KeyRing, envelopes: EnvelopeKeys) ->
         return envelopes.current().seal(plain, aad)
 
     return [
-        SealedColumn(Message, Message.text_sealed, content.open, content.seal, content.needs_resealing),
-        SealedColumn(SimulatorLine, SimulatorLine.text_sealed, content.open, content.seal,
-                     content.needs_resealing),
-        SealedColumn(VaultEntry, VaultEntry.address_sealed, vault.open, vault.seal, vault.needs_resealing),
-        SealedColumn(InboundEnvelope, InboundEnvelope.payload_sealed, envelopes.open, envelope_seal,
-                     envelopes.needs_resealing),
+        SealedColumn(
+            Message, Message.text_sealed, content.open, content.seal, content.needs_resealing
+        ),
+        SealedColumn(
+            SimulatorLine,
+            SimulatorLine.text_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            VaultEntry, VaultEntry.address_sealed, vault.open, vault.seal, vault.needs_resealing
+        ),
+        SealedColumn(
+            InboundEnvelope,
+            InboundEnvelope.payload_sealed,
+            envelopes.open,
+            envelope_seal,
+            envelopes.needs_resealing,
+        ),
     ]
 
 
@@ -65,9 +79,12 @@ def reseal(
     """Re-seal every value not under its ring's newest key; commit batch by batch."""
     counts: dict[str, int] = {}
     for target in columns:
-        total = session.scalar(
-            select(func.count()).select_from(target.model).where(target.column.is_not(None))
-        ) or 0
+        total = (
+            session.scalar(
+                select(func.count()).select_from(target.model).where(target.column.is_not(None))
+            )
+            or 0
+        )
         done = changed = 0
         for rows in _batches(session, target):
             for row in rows:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
 _SYMMETRIC = b"S1"
 _ENVELOPE = b"E1"
 
@@ -94,6 +95,8 @@ def _parse_ring(text: str, name: str) -> dict[str, bytes]:
             raise ValueError(f"{name}: key {kid!r} is not valid base64") from exc
         if len(key) != KEY_BYTES:
             raise ValueError(f"{name}: key {kid!r} must be {KEY_BYTES} bytes")
+        if kid.strip() in keys:
+            raise ValueError(f"{name}: key id {kid!r} is listed twice")
         keys[kid.strip()] = key
     if not keys:
         raise ValueError(f"{name}: the key ring is empty")
@@ -155,6 +158,8 @@ class KeyRing:
     def open(self, blob: bytes, aad: bytes) -> bytes:
         """Open a ciphertext sealed by this ring for the same aad."""
         kid, rest = _split_header(bytes(blob), _SYMMETRIC)
+        if len(rest) < NONCE_BYTES + TAG_BYTES:
+            raise SealingError(f"{self.name}: ciphertext is truncated")
         nonce, body = rest[:NONCE_BYTES], rest[NONCE_BYTES:]
         try:
             return AESGCM(self.key(kid)).decrypt(nonce, body, aad)
@@ -226,13 +231,16 @@ class EnvelopeKeys:
 
     def open(self, blob: bytes, aad: bytes) -> bytes:
         kid, rest = _split_header(bytes(blob), _ENVELOPE)
+        if len(rest) < 32 + NONCE_BYTES + TAG_BYTES:
+            raise SealingError("envelope is truncated")
         eph_pub, nonce, body = rest[:32], rest[32 : 32 + NONCE_BYTES], rest[32 + NONCE_BYTES :]
         private = self._private(kid)
         recipient = _raw_public(private.public_key())
-        shared = private.exchange(X25519PublicKey.from_public_bytes(eph_pub))
         try:
+            # A crafted low-order public key makes exchange() raise ValueError.
+            shared = private.exchange(X25519PublicKey.from_public_bytes(eph_pub))
             return AESGCM(_box_key(shared, eph_pub, recipient)).decrypt(nonce, body, aad)
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             raise SealingError("envelope does not open here") from None
 
     def needs_resealing(self, blob: bytes) -> bool:

@@ -27,7 +27,9 @@ def acknowledgement(language: str | None, ref: str) -> str:
 
 def privacy_note(language: str | None) -> str:
     # TRANSLATORS: one-line privacy promise; "employer" includes brokers and agents.
-    return _t(language, "Your name and phone number stay secret. We never give them to your employer.")
+    return _t(
+        language, "Your name and phone number stay secret. We never give them to your employer."
+    )
 
 
 def added_to_case(language: str | None, ref: str) -> str:

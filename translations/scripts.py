@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+import warnings
 
 WORKER_LANGUAGES = ("my", "km", "ne", "th")
 
@@ -51,7 +52,11 @@ def detect_language(text: str | None) -> str | None:
 def _zawgyi_detector() -> object:
     from myanmartools import ZawgyiDetector
 
-    return ZawgyiDetector()
+    with warnings.catch_warnings():
+        # myanmartools 1.2 loads its model with importlib.resources.open_binary, which
+        # Python 3.11 deprecates; the model itself is fine.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ZawgyiDetector()
 
 
 @functools.cache

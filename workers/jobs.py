@@ -35,8 +35,9 @@ def process_envelope(envelope_id: str) -> str:
             return "done before"
         channel = rt.channels.get(envelope.channel)
         if channel is None:
-            logger.warning("envelope %s: channel %s is off; left for later", envelope.id,
-                           envelope.channel)
+            logger.warning(
+                "envelope %s: channel %s is off; left for later", envelope.id, envelope.channel
+            )
             return "channel off"
         payload = open_envelope(envelope, rt.envelope_keys)
         inbound = channel.parse(payload)
@@ -109,7 +110,9 @@ def sweep(older_than_seconds: int | None = None) -> int:
         envelopes = list(
             session.scalars(
                 select(InboundEnvelope.id)
-                .where(InboundEnvelope.processed_at.is_(None), InboundEnvelope.received_at <= cutoff)
+                .where(
+                    InboundEnvelope.processed_at.is_(None), InboundEnvelope.received_at <= cutoff
+                )
                 .order_by(InboundEnvelope.received_at)
                 .limit(1000)
             )

@@ -29,6 +29,9 @@ class Dispatcher(Protocol):
     def ping(self) -> bool:
         """Tell whether the queue is reachable."""
 
+    def close(self) -> None:
+        """Let go of connections."""
+
 
 def redis_connection(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -65,6 +68,9 @@ class RQDispatcher:
         except RedisError:
             return False
 
+    def close(self) -> None:
+        self.connection.close()
+
     def queues(self) -> list[Queue]:
         return list(self._queues.values())
 
@@ -84,6 +90,9 @@ class InlineDispatcher:
 
     def ping(self) -> bool:
         return self._thread.is_alive()
+
+    def close(self) -> None:
+        return None
 
     def drain(self) -> None:
         """Wait until every queued job has run."""

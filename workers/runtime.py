@@ -38,9 +38,18 @@ class Runtime:
         self.channels: dict[str, Channel] = build_channels(settings, self.record_simulator_reply)
         if dispatcher is None:
             dispatcher = (
-                RQDispatcher(settings.redis_url) if settings.redis_url else InlineDispatcher(run_job)
+                RQDispatcher(settings.redis_url)
+                if settings.redis_url
+                else InlineDispatcher(run_job)
             )
         self.dispatcher = dispatcher
+
+    def close(self) -> None:
+        """Let go of database connections and the queue connection."""
+        self.engine.dispose()
+        close = getattr(self.dispatcher, "close", None)
+        if close is not None:
+            close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,7 +70,7 @@ def configure(settings: Settings, dispatcher: Dispatcher | None = None) -> Runti
     """Build this process's runtime; jobs run against it."""
     global _runtime
     if _runtime is not None:
-        _runtime.engine.dispose()
+        _runtime.close()
     _runtime = Runtime(settings, dispatcher)
     return _runtime
 
@@ -77,4 +86,3 @@ def run_job(job: str, item_id: str) -> None:
     from workers import jobs
 
     getattr(jobs, job)(item_id)
-

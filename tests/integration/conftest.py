@@ -1,0 +1,213 @@
+"""Integration fixtures: a throwaway PostgreSQL database, a real Redis, a Telegram stub.
+
+With CI=true an unreachable PostgreSQL or Redis fails the run; elsewhere those
+tests are skipped with the reason, so a laptop without services can still run
+the unit tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+from sqlalchemy import text
+from support import CI
+from support.builders import as_body
+from support.telegram_stub import TelegramStub, start_stub
+
+from console.app import create_app
+from console.cli import create_organisation, create_user, issue_token
+from intake.db import make_engine, make_sessionmaker
+from intake.envelopes import publish_envelope_keys
+from intake.schema import upgrade
+from intake.settings import Settings
+from workers import runtime
+from workers.queue import RQDispatcher
+
+PG_ADMIN_URL = os.environ.get(
+    "VOICEDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_TEST_URL = os.environ.get("VOICEDESK_TEST_REDIS", "redis://127.0.0.1:6379/14")
+WEBHOOK_SECRET = "s3cret-webhook-token"
+PASSWORD = "correct horse battery staple"
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is unreachable: {exc}"
+    if CI:
+        pytest.fail(f"{message} (CI=true: integration tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this run, migrated with Alembic."""
+    name = f"voicedesk_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        _unavailable("PostgreSQL", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(_sqlalchemy_url(url))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        with Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2) as connection:
+            connection.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
+        _unavailable("Redis", exc)
+    return REDIS_TEST_URL
+
+
+TABLES = (
+    "messages, tickets, vault_entries, workers, inbound_envelopes, envelope_keys, api_tokens, "
+    "users, organisations, simulator_lines, audit_log"
+)
+
+
+@pytest.fixture
+def clean(database_url: str, redis_url: str) -> None:
+    """Start every test from empty tables and an empty Redis database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # The audit log refuses TRUNCATE by trigger; replica mode lets the test reset it.
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    with Redis.from_url(redis_url) as connection:
+        connection.flushdb()
+
+
+def _key_line() -> str:
+    return "k" + secrets.token_hex(4) + ":" + base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture
+def telegram_stub() -> Iterator[TelegramStub]:
+    stub = start_stub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+@pytest.fixture
+def product_env(
+    tmp_path: Path, database_url: str, redis_url: str, telegram_stub: TelegramStub, clean: None
+) -> dict[str, str]:
+    """The environment an operator would give the product, pointing at the test services."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "content.keys").write_text(_key_line() + "\n")
+    (keys / "vault.keys").write_text(_key_line() + "\n")
+    (keys / "pepper").write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    return {
+        "VOICEDESK_INSTANCE": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key",
+        "PUBLIC_BASE_URL": "https://voicedesk.example.org",
+        "VOICEDESK_CONTENT_KEYS_FILE": str(keys / "content.keys"),
+        "VOICEDESK_VAULT_KEYS_FILE": str(keys / "vault.keys"),
+        "VOICEDESK_PSEUDONYM_PEPPER_FILE": str(keys / "pepper"),
+        "TELEGRAM_BOT_TOKEN": telegram_stub.token,
+        "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TELEGRAM_API_BASE": telegram_stub.base,
+        "VOICEDESK_SWEEP_AFTER": "0",
+    }
+
+
+@pytest.fixture
+def settings(product_env: dict[str, str]) -> Settings:
+    return Settings.from_env(product_env).with_changes(testing=True)
+
+
+@dataclass
+class Desk:
+    """The product as a test drives it: the web app, the worker, and the database."""
+
+    settings: Settings
+    app: Flask
+    client: FlaskClient
+    rt: runtime.Runtime
+
+    def post_update(self, update: dict[str, Any], secret: str | None = WEBHOOK_SECRET) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        return self.client.post("/hooks/telegram", data=as_body(update), headers=headers)
+
+    def work(self) -> None:
+        """Run every queued job, as `voicedesk worker --burst` would."""
+        dispatcher = self.rt.dispatcher
+        assert isinstance(dispatcher, RQDispatcher)
+        SimpleWorker(
+            dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
+        ).work(burst=True)
+
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        with self.rt.session() as session:
+            return list(session.execute(text(statement), params))
+
+    def organisation(self, name: str, languages: list[str] | None = None) -> int:
+        with self.rt.session() as session:
+            organisation = create_organisation(session, name, languages or [], ["TH"])
+            session.commit()
+            return organisation.id
+
+    def token(self, email: str, org: str, role: str = "caseworker") -> str:
+        with self.rt.session() as session:
+            user = create_user(session, email, org, role, PASSWORD)
+            value = issue_token(session, user)
+            session.commit()
+            return value
+
+    def api(self, path: str, token: str) -> Any:
+        return self.client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def desk(settings: Settings) -> Iterator[Desk]:
+    rt = runtime.configure(settings)
+    with rt.session() as session:
+        publish_envelope_keys(session, rt.envelope_keys)
+        session.commit()
+    app = create_app(settings)
+    yield Desk(settings, app, app.test_client(), rt)
+    close_app(app)
+    rt.close()
+
+
+def close_app(app: Flask) -> None:
+    parts = app.extensions["voicedesk"]
+    parts["engine"].dispose()
+    if parts["dispatcher"] is not None:
+        parts["dispatcher"].close()
+
+
+@pytest.fixture
+def session_factory(desk: Desk) -> Callable[[], Any]:
+    return make_sessionmaker(desk.rt.engine)
