@@ -31,7 +31,7 @@ class SimulatorChannel:
         data = load_json(payload)
         if not isinstance(data.get("id"), str) or not isinstance(data.get("chat"), str):
             raise Malformed("a simulator message has an id and a chat")
-        return data["id"]
+        return str(data["id"])
 
     def parse(self, payload: bytes) -> InboundMessage | None:
         data = load_json(payload)

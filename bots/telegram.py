@@ -12,7 +12,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden as TelegramForbidden
 from telegram.request import HTTPXRequest
 
-from bots.base import InboundMessage, Malformed, Outgoing, Unreachable, load_json
+from bots.base import Forbidden, InboundMessage, Malformed, Outgoing, Unreachable, load_json
 from safeguards.passwords import same_secret
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,6 @@ class TelegramChannel:
         return f"<TelegramChannel {self._api_base}>"
 
     def verify(self, headers: Mapping[str, str], body: bytes, url: str) -> None:
-        from bots.base import Forbidden
-
         if not same_secret(self._secret, headers.get(SECRET_HEADER)):
             raise Forbidden("Telegram secret token does not match")
 

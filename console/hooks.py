@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import cast
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,7 +50,9 @@ def receive(channel_name: str) -> tuple[Response, int]:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
         return error(413, "too large", f"the body is over {limit} bytes")
-    return accept(channel_name, body, request.headers, settings().public_base_url + request.path)
+    # Werkzeug's headers look names up case-insensitively, as HTTP requires.
+    headers = cast(Mapping[str, str], request.headers)
+    return accept(channel_name, body, headers, settings().public_base_url + request.path)
 
 
 def accept(

@@ -120,6 +120,15 @@ class KeyRing:
         keys = _parse_ring(text, self.name)
         self._keys = keys
         self.primary_id = list(keys)[-1]
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self) -> int | None:
+        return self.source.stat().st_mtime_ns if self.source is not None else None
+
+    def follow_file(self) -> None:
+        """Seal under the newest key even if `keys rotate` ran in another process."""
+        if self.source is not None and self._file_stamp() != self._stamp:
+            self.refresh()
 
     def __repr__(self) -> str:  # never show key material
         return f"<KeyRing {self.name} keys={list(self._keys)} primary={self.primary_id}>"
@@ -151,6 +160,7 @@ class KeyRing:
 
     def seal(self, plaintext: bytes, aad: bytes) -> Sealed:
         """Seal bytes under the primary key, bound to aad."""
+        self.follow_file()
         nonce = os.urandom(NONCE_BYTES)
         body = AESGCM(self._keys[self.primary_id]).encrypt(nonce, plaintext, aad)
         return Sealed(_SYMMETRIC + _encode_kid(self.primary_id) + nonce + body)
@@ -173,6 +183,7 @@ class KeyRing:
         return self.open(blob, aad).decode("utf-8")
 
     def needs_resealing(self, blob: bytes) -> bool:
+        self.follow_file()
         return key_id_of(blob) != self.primary_id
 
 
@@ -221,6 +232,7 @@ class EnvelopeKeys:
 
     def public_keys(self) -> list[EnvelopePublicKey]:
         """Every public key of the ring, the sealing one last."""
+        self._vault.follow_file()
         return [
             EnvelopePublicKey(kid, _raw_public(self._private(kid).public_key()))
             for kid in self._vault.key_ids
@@ -244,4 +256,4 @@ class EnvelopeKeys:
             raise SealingError("envelope does not open here") from None
 
     def needs_resealing(self, blob: bytes) -> bool:
-        return key_id_of(blob) != self._vault.primary_id
+        return self._vault.needs_resealing(blob)

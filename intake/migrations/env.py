@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from intake.db import make_engine
-from intake.models import Base
+import intake.models  # noqa: F401 - registers every table on Base.metadata
+from intake.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,7 +11,8 @@ import base64
 import os
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,19 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import text
-from support import CI
-from support.builders import as_body
-from support.telegram_stub import TelegramStub, start_stub
 
 from console.app import create_app
 from console.cli import create_organisation, create_user, issue_token
-from intake.db import make_engine, make_sessionmaker
+from intake.db import make_engine
 from intake.envelopes import publish_envelope_keys
 from intake.schema import upgrade
 from intake.settings import Settings
 from workers import runtime
 from workers.queue import RQDispatcher
+
+from support import CI
+from support.builders import as_body
+from support.telegram_stub import TelegramStub, start_stub
 
 PG_ADMIN_URL = os.environ.get(
     "VOICEDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -189,16 +191,25 @@ class Desk:
         return self.client.get(path, headers={"Authorization": f"Bearer {token}"})
 
 
-@pytest.fixture
-def desk(settings: Settings) -> Iterator[Desk]:
+@contextmanager
+def open_desk(settings: Settings) -> Iterator[Desk]:
+    """Start the product's parts in this process: a worker runtime and the web app."""
     rt = runtime.configure(settings)
     with rt.session() as session:
         publish_envelope_keys(session, rt.envelope_keys)
         session.commit()
     app = create_app(settings)
-    yield Desk(settings, app, app.test_client(), rt)
-    close_app(app)
-    rt.close()
+    try:
+        yield Desk(settings, app, app.test_client(), rt)
+    finally:
+        close_app(app)
+        rt.close()
+
+
+@pytest.fixture
+def desk(settings: Settings) -> Iterator[Desk]:
+    with open_desk(settings) as opened:
+        yield opened
 
 
 def close_app(app: Flask) -> None:
@@ -206,8 +217,3 @@ def close_app(app: Flask) -> None:
     parts["engine"].dispose()
     if parts["dispatcher"] is not None:
         parts["dispatcher"].close()
-
-
-@pytest.fixture
-def session_factory(desk: Desk) -> Callable[[], Any]:
-    return make_sessionmaker(desk.rt.engine)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from integration.conftest import close_app
-from support.builders import telegram_update
-from support.telegram_stub import TelegramStub
 
 from translations.scripts import detect_language
 from workers import jobs
+
+from integration.conftest import close_app
+from support.builders import telegram_update
+from support.telegram_stub import TelegramStub
 
 # chat id, language, what the worker types, what the caseworker must read
 WORKERS = [

@@ -1,0 +1,136 @@
+"""The JSON API: bearer tokens, organisation scope, audit of every opened thread."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from intake.models import AuditEntry
+from safeguards.audit import verify_log
+
+from support.builders import telegram_update
+
+
+@pytest.fixture
+def two_organisations(desk) -> dict[str, str]:
+    """A Burmese-language ticket lands with the first organisation; tokens for both."""
+    desk.organisation("Mae Sot Migrant Centre", ["my"])
+    desk.organisation("Penang Workers Union", ["ne"])
+    tokens = {
+        "own": desk.token("cw@maesot.example", "Mae Sot Migrant Centre"),
+        "other": desk.token("cw@penang.example", "Penang Workers Union"),
+        "partner": desk.token("brand@example.com", "Mae Sot Migrant Centre", role="partner"),
+    }
+    desk.post_update(telegram_update(7340050001, "အလုပ်ရှင်က လစာ မပေးဘူး"))
+    desk.work()
+    return tokens
+
+
+def test_caseworker_lists_and_opens_own_organisations_ticket(desk, two_organisations) -> None:
+    listing = desk.api("/api/v1/tickets", two_organisations["own"]).get_json()
+    assert [t["organisation"] for t in listing["tickets"]] == ["Mae Sot Migrant Centre"]
+    item = listing["tickets"][0]
+    assert set(item) >= {
+        "ref",
+        "status",
+        "language",
+        "channel",
+        "urgent",
+        "organisation",
+        "categories",
+        "created_at",
+        "updated_at",
+        "message_count",
+    }
+    assert (item["status"], item["language"], item["urgent"]) == ("new", "my", False)
+    opened = desk.api(f"/api/v1/tickets/{item['ref']}", two_organisations["own"]).get_json()
+    assert [m["direction"] for m in opened["messages"]] == ["in", "out"]
+    assert opened["messages"][0]["text"] == "အလုပ်ရှင်က လစာ မပေးဘူး"
+
+
+def test_another_organisations_ticket_answers_404_like_a_missing_one(
+    desk, two_organisations
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    assert desk.api("/api/v1/tickets", two_organisations["other"]).get_json()["tickets"] == []
+    hidden = desk.api(f"/api/v1/tickets/{ref}", two_organisations["other"])
+    missing = desk.api("/api/v1/tickets/ZZZZ-ZZZZ", two_organisations["other"])
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.get_json()["error"] == missing.get_json()["error"] == "not found"
+
+
+def test_partner_token_sees_no_ticket(desk, two_organisations) -> None:
+    answer = desk.api("/api/v1/tickets", two_organisations["partner"])
+    assert answer.status_code == 403
+    assert answer.get_json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer vd_not-a-token", "Basic dXNlcjpwYXNz"])
+def test_missing_or_wrong_token_answers_401(desk, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    answer = desk.client.get("/api/v1/tickets", headers=headers)
+    assert answer.status_code == 401
+    assert answer.get_json()["error"] == "unauthorized"
+
+
+def test_filters_narrow_the_list_and_bad_filters_answer_400(desk, two_organisations) -> None:
+    token = two_organisations["own"]
+    assert (
+        len(desk.api("/api/v1/tickets?language=my&urgent=false", token).get_json()["tickets"]) == 1
+    )
+    assert desk.api("/api/v1/tickets?language=th", token).get_json()["tickets"] == []
+    assert desk.api("/api/v1/tickets?status=closed", token).get_json()["tickets"] == []
+    assert desk.api("/api/v1/tickets?urgent=maybe", token).status_code == 400
+    assert desk.api("/api/v1/tickets?before=%%%", token).status_code == 400
+
+
+def test_pages_follow_one_another_without_gaps_or_repeats(desk) -> None:
+    desk.organisation("Mae Sot Migrant Centre", ["th"])
+    token = desk.token("cw@maesot.example", "Mae Sot Migrant Centre")
+    for chat in range(7340051000, 7340051007):
+        desk.post_update(telegram_update(chat, "สวัสดี"))
+    desk.work()
+    seen: list[str] = []
+    url = "/api/v1/tickets?limit=3"
+    while url:
+        page = desk.api(url, token).get_json()
+        seen += [t["ref"] for t in page["tickets"]]
+        url = f"/api/v1/tickets?limit=3&before={page['next']}" if page["next"] else ""
+    assert len(seen) == len(set(seen)) == 7
+
+
+def test_opening_a_thread_writes_an_audit_entry_and_the_chain_holds(
+    desk, two_organisations
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    desk.api(f"/api/v1/tickets/{ref}", two_organisations["own"])
+    reads = desk.sql("SELECT actor, target, detail FROM audit_log WHERE action = 'ticket.read'")
+    assert len(reads) == 1
+    assert reads[0][1] == f"ticket:{ref}"
+    assert reads[0][2] == {"via": "api"}
+    with desk.rt.session() as session:
+        assert verify_log(session) is None
+        assert session.query(AuditEntry).count() >= 4  # org, users, tokens, the read
+
+
+def test_postgresql_refuses_to_change_or_delete_audit_history(
+    desk, two_organisations, database_url
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute("UPDATE audit_log SET actor = 'someone else'")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute("DELETE FROM audit_log")
+
+
+def test_openapi_document_describes_the_ticket_endpoints(desk) -> None:
+    spec = desk.client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/v1/tickets", "/api/v1/tickets/{ref}"} <= set(spec["paths"])
+
+
+def test_healthz_reports_database_and_redis_reachable(desk) -> None:
+    answer = desk.client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "ok"}

@@ -1,0 +1,104 @@
+"""Nothing a worker sent is lost when Redis or the database goes away."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.app import create_app
+from intake.settings import Settings
+from workers import jobs
+
+from integration.conftest import close_app, open_desk
+from support.builders import as_body, telegram_update
+from support.services import PrivateRedis, free_port
+from support.telegram_stub import TelegramStub
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed to stop and restart Redis in this test")
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+def test_redis_stopped_webhook_still_answers_200_and_the_message_is_processed_once_it_is_back(
+    product_env: dict[str, str], private_redis: PrivateRedis, telegram_stub: TelegramStub
+) -> None:
+    settings = Settings.from_env({**product_env, "REDIS_URL": private_redis.url})
+    with open_desk(settings) as desk:
+        desk.organisation("Bangkok Workers Centre")
+        private_redis.stop()
+
+        answer = desk.post_update(telegram_update(7340030001, "นายจ้างไม่จ่ายเงินเดือน"))
+        assert answer.status_code == 200
+        health = desk.client.get("/healthz")
+        assert health.status_code == 503
+        assert health.get_json()["unreachable"] == ["redis"]
+        stored = desk.sql("SELECT processed_at FROM inbound_envelopes")
+        assert len(stored) == 1
+        assert stored[0][0] is None
+
+        private_redis.start()
+        assert jobs.sweep() == 1
+        desk.work()
+        assert (
+            desk.sql("SELECT count(*) FROM inbound_envelopes WHERE processed_at IS NULL")[0][0] == 0
+        )
+        assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 1
+        assert len(telegram_stub.messages_to(7340030001)) == 1
+        # The sweeper finds nothing more; a second pass queues nothing twice.
+        assert jobs.sweep() == 0
+
+
+def test_reply_queued_while_redis_was_down_is_sent_by_the_sweeper(
+    product_env: dict[str, str], private_redis: PrivateRedis, telegram_stub: TelegramStub
+) -> None:
+    settings = Settings.from_env({**product_env, "REDIS_URL": private_redis.url})
+    with open_desk(settings) as desk:
+        desk.organisation("Bangkok Workers Centre")
+        desk.post_update(telegram_update(7340030002, "សួស្តី"))
+        private_redis.stop()
+        envelope_id = str(desk.sql("SELECT id FROM inbound_envelopes")[0][0])
+        # The job runs (say, on a worker that got it before Redis went), but cannot queue
+        # the reply: the reply waits in the database.
+        assert jobs.process_envelope(envelope_id) == "stored"
+        assert (
+            desk.sql("SELECT delivery_status FROM messages WHERE direction = 'out'")[0][0]
+            == "queued"
+        )
+        private_redis.start()
+        assert jobs.sweep() == 1
+        desk.work()
+        assert len(telegram_stub.messages_to(7340030002)) == 1
+
+
+def test_database_down_webhook_answers_503_so_the_provider_retries(
+    product_env: dict[str, str],
+) -> None:
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/voicedesk"
+    settings = Settings.from_env({**product_env, "DATABASE_URL": down})
+    app = create_app(settings)
+    try:
+        answer = app.test_client().post(
+            "/hooks/telegram",
+            data=as_body(telegram_update(7340030003, "สวัสดี")),
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": product_env["TELEGRAM_WEBHOOK_SECRET"],
+                "Content-Type": "application/json",
+            },
+        )
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"]
+        assert answer.get_json()["error"] == "storage unavailable"
+        health = app.test_client().get("/healthz")
+        assert health.status_code == 503
+        assert "database" in health.get_json()["unreachable"]
+    finally:
+        close_app(app)
