@@ -58,6 +58,7 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(console) -> None:
         pytest.param(
             "/\t/evil.example/login",
             marks=pytest.mark.xfail(
+                raises=AssertionError,
                 strict=True,
                 reason="bug console/auth.py:104: a tab passes the '//' check, then the "
                 "redirect drops it and sends the browser to //evil.example",
@@ -66,6 +67,7 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(console) -> None:
         pytest.param(
             "/\n/evil.example/login",
             marks=pytest.mark.xfail(
+                raises=ValueError,
                 strict=True,
                 reason="bug console/auth.py:104: a newline in next passes the check and "
                 "the redirect raises ValueError (500) after the sign-in is committed",
@@ -88,7 +90,7 @@ def test_sign_in_never_sends_the_caseworker_to_another_site(console, next_page: 
     assert answer.status_code == 302
     # Read the Location as a browser does: tabs and newlines dropped, "\\" taken as "/".
     location = answer.headers["Location"].translate({9: None, 10: None, 13: None})
-    location = location.replace("\\", "/").replace("%5C", "/").replace("%5c", "/")
+    location = location.replace("\\", "/")
     assert location.startswith("/")
     assert not location.startswith("//"), location
     assert urlsplit(location).netloc == ""
