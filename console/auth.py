@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -70,6 +71,8 @@ def current_user() -> User | None:
 
 @blueprint.before_app_request
 def _deny_by_default() -> Response | None:
+    if request.endpoint == "static":
+        return None  # stylesheets and fonts: nothing about a worker
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, "public", False) or hasattr(view, "allowed_roles"):
         return None
@@ -79,6 +82,21 @@ def _deny_by_default() -> Response | None:
 @blueprint.before_app_request
 def _ui_language() -> None:
     g.ui_language = "en"
+
+
+def safe_next(target: str | None) -> str:
+    """Return where to go after sign-in: a path on this site, never another site."""
+    if (
+        not target
+        or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in target)
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
+        return url_for("tickets.queue")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("tickets.queue")
+    return target
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -101,10 +119,7 @@ def login() -> str | Response:
             session.permanent = False
             audit.record(db(), actor=f"user:{user.id}", action="auth.login", target=None)
             db().commit()
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("tickets.queue")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next")))
         flash(_("Email or password is wrong."), "error")
     return render_template("login.html", form=form)
 

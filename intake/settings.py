@@ -82,9 +82,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from the environment (and a .env file when env is None)."""
         if env is None:
-            from dotenv import dotenv_values
+            from dotenv import dotenv_values, find_dotenv
 
-            env = {**{k: v for k, v in dotenv_values().items() if v is not None}, **os.environ}
+            # The .env of the folder the command runs in, not one near the installed code.
+            dotenv = dotenv_values(find_dotenv(usecwd=True))
+            env = {**{k: v for k, v in dotenv.items() if v is not None}, **os.environ}
         instance = Path(env.get("VOICEDESK_INSTANCE") or "instance").resolve()
         content_keys, content_keys_file = _read_secret(env, "VOICEDESK_CONTENT_KEYS")
         vault_keys, vault_keys_file = _read_secret(env, "VOICEDESK_VAULT_KEYS")

@@ -187,12 +187,6 @@ def test_demo_keeps_its_logins_when_run_again_on_the_same_instance(tmp_path: Pat
     assert runs[0] == runs[1]
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="bug intake/settings.py:87: dotenv_values() looks for .env next to the installed "
-    "package (find_dotenv walks up from intake/), not in the folder the command runs from",
-)
 def test_demo_reads_the_dotenv_file_in_the_folder_it_runs_from(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("VOICEDESK_INSTANCE=desk-from-dotenv\n", encoding="utf-8")
     with running_demo(tmp_path, instance=None) as run:

@@ -42,7 +42,11 @@ from support.telegram_stub import TelegramStub, start_stub
 PG_ADMIN_URL = os.environ.get(
     "VOICEDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_TEST_URL = os.environ.get("VOICEDESK_TEST_REDIS", "redis://127.0.0.1:6379/14")
+REDIS_TEST_SERVER = os.environ.get("VOICEDESK_TEST_REDIS", "redis://127.0.0.1:6379")
+RUN_ID = uuid.uuid4().hex
+# Held in the claimed Redis database for the whole run, so two runs on one machine
+# (a developer's and CI's) never flush each other's queues.
+RUN_LOCK = "voicedesk-test-run"
 WEBHOOK_SECRET = "s3cret-webhook-token"
 PASSWORD = "correct horse battery staple"
 
@@ -78,13 +82,24 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own for this run: the first of 15..1 no other run holds."""
+    server = REDIS_TEST_SERVER.rstrip("/")
     try:
-        with Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2) as connection:
+        with Redis.from_url(server, socket_connect_timeout=2) as connection:
             connection.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
         _unavailable("Redis", exc)
-    return REDIS_TEST_URL
+    for number in range(15, 0, -1):
+        url = f"{server}/{number}"
+        with Redis.from_url(url) as connection:
+            if connection.set(RUN_LOCK, RUN_ID, nx=True, ex=3 * 3600):
+                break
+    else:
+        pytest.fail("every Redis database 1-15 is held by another test run")
+    yield url
+    with Redis.from_url(url) as connection:
+        connection.flushdb()
 
 
 TABLES = (
@@ -102,6 +117,7 @@ def clean(database_url: str, redis_url: str) -> None:
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     with Redis.from_url(redis_url) as connection:
         connection.flushdb()
+        connection.set(RUN_LOCK, RUN_ID, ex=3 * 3600)
 
 
 def _key_line() -> str:
