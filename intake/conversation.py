@@ -114,7 +114,8 @@ def receive(
         worker.awaiting = AWAITING_LANGUAGE
         prompt, options = prompts.language_menu()
         reply = (prompt, options)
-    elif is_new or (chosen and not language_was_known):
+    elif is_new or not language_was_known:
+        # The first answer the worker can read: the reference and the privacy note.
         reply = (prompts.acknowledgement(language, ticket.ref), ())
     else:
         reply = (prompts.added_to_case(language, ticket.ref), ())

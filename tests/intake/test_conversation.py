@@ -113,6 +113,17 @@ def test_unknown_language_gets_the_menu_and_a_local_digit_chooses(session: Sessi
     assert (worker.language, worker.awaiting) == ("km", None)
 
 
+def test_writing_in_a_script_after_the_menu_gets_the_full_acknowledgement(
+    session: Session,
+) -> None:
+    ticket, _ = say(session, "👋")
+    ticket, replies = say(session, "नमस्ते")
+    assert ticket.language == "ne"
+    answer = reply_text(replies[0])
+    assert ticket.ref in answer
+    assert answer.startswith("धन्यवाद।")
+
+
 def test_out_of_range_answer_to_the_menu_asks_again(session: Session) -> None:
     say(session, "hi")
     _, replies = say(session, "9")

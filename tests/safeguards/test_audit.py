@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from intake.db import Base, make_engine
 from intake.models import AuditEntry
 from safeguards.audit import GENESIS, _entry_hash, record, verify_chain, verify_log
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture

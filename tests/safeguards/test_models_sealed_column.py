@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from intake.db import Base, make_engine
 from intake.models import Message, Organisation, Ticket, Worker
 from safeguards.sealing import KeyRing, Sealed, binding
 
 WORKER_TEXT = "my boss took my passport"
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture
