@@ -139,6 +139,7 @@ class ThreadMessage:
     channel: str
     at: dt.datetime
     delivery_status: str
+    options: tuple[str, ...] = ()
 
 
 def list_tickets(
@@ -207,6 +208,7 @@ def read_thread(
             channel=m.channel,
             at=m.created_at,
             delivery_status=m.delivery_status,
+            options=tuple(m.options or ()),
         )
         for m in messages
     ]
