@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
+from console.app import create_app
 from intake.models import AuditEntry
 from safeguards.audit import verify_log
 
-from support.builders import telegram_update
+from integration.conftest import close_app
+from support.builders import as_body, telegram_update
 
 
 @pytest.fixture
@@ -134,3 +138,33 @@ def test_healthz_reports_database_and_redis_reachable(desk) -> None:
     answer = desk.client.get("/healthz")
     assert answer.status_code == 200
     assert answer.get_json() == {"status": "ok"}
+
+
+def test_web_process_serves_webhooks_and_threads_without_the_vault_keys(
+    desk, product_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The console never loads the vault ring: with it unreadable, the web still works."""
+    desk.organisation("Mae Sot Migrant Centre", ["my"])
+    token = desk.token("cw@maesot.example", "Mae Sot Migrant Centre")
+    web_settings = desk.settings.with_changes(
+        vault_keys_file=tmp_path / "no-such-vault.keys",
+        pseudonym_pepper_file=tmp_path / "no-pepper",
+    )
+    web = create_app(web_settings)
+    try:
+        client = web.test_client()
+        answer = client.post(
+            "/hooks/telegram",
+            data=as_body(telegram_update(7340050002, "ကူညီပါ")),
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": product_env["TELEGRAM_WEBHOOK_SECRET"],
+                "Content-Type": "application/json",
+            },
+        )
+        assert answer.status_code == 200
+        desk.work()  # the worker, which holds the vault, does the rest
+        ref = desk.sql("SELECT ref FROM tickets")[0][0]
+        opened = client.get(f"/api/v1/tickets/{ref}", headers={"Authorization": f"Bearer {token}"})
+        assert opened.get_json()["messages"][0]["text"] == "ကူညီပါ"
+    finally:
+        close_app(web)
