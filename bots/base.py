@@ -16,8 +16,66 @@ class Malformed(ValueError):
     """The request is not a payload this channel understands (HTTP 400)."""
 
 
-class Unreachable(Exception):
-    """The provider says this worker cannot be reached on this channel any more."""
+class SendFailed(Exception):
+    """A send did not go through; `reason` is what the caseworker is shown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Retryable(SendFailed):
+    """Worth trying again later (network, 5xx, 429); the provider may say when."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Permanent(SendFailed):
+    """Trying again will not help (a bad number, a rejected message)."""
+
+
+class Unreachable(Permanent):
+    """The worker cannot be reached on this channel any more (blocked, opted out)."""
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """Where a provider keeps something a worker sent: fetched once, then forgotten."""
+
+    ref: str = field(repr=False)  # a provider URL or file id
+    kind: str = "document"  # photo, voice, audio, video, document, recording
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    content: bytes = field(repr=False)
+    content_type: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's word on an outbound message: delivered, read, failed..."""
+
+    provider_message_id: str
+    status: str  # one of DeliveryStatus's values
+    error: str | None = None
+    unreachable: bool = False
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One step of a hotline call, as the IVR reports it."""
+
+    call_id: str
+    # started, language, dial_result, voicemail_left, recording, ended
+    step: str
+    language: str | None = None
+    answered: bool | None = None
+    duration_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -32,18 +90,44 @@ class InboundMessage:
     language_hint: str | None = None
     sent_at: dt.datetime | None = None
     edit_of: str | None = None  # the provider id of the message this one edits
+    media: tuple[MediaRef, ...] = ()
+    # "message", or what else the worker did: "opt_out", "opt_in" (subscribed again)
+    event: str = "message"
+    call: CallEvent | None = None
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A reply to send: text, and numbered options the channel may show as buttons."""
+    """A reply to send: text, and numbered options the channel may show as buttons.
+
+    `template` is set when the channel's session window has closed (WhatsApp's 24
+    hours): the channel then sends that pre-approved template instead of free text.
+    """
 
     text: str = field(repr=False)
     options: tuple[str, ...] = ()
+    template: str | None = None
+    template_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Channel(Protocol):
     name: str
+    session_window: dt.timedelta | None
+
+    def forget_media(self, payload: bytes) -> bytes:
+        """Return the payload without provider media URLs, once the media is downloaded."""
+
+    def channel_for(self, payload: bytes) -> str:
+        """Name the channel a delivery belongs to (one Twilio hook serves WhatsApp and SMS)."""
+
+    def status_update(self, payload: bytes) -> StatusUpdate | None:
+        """Return the delivery status a provider callback reports, if that is what it is."""
+
+    def instant_reply(self, payload: bytes) -> dict[str, Any] | None:
+        """Return a body to answer with at once, for events answered in the response."""
+
+    def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
+        """Download what a worker sent, refusing more than max_bytes."""
 
     def verify(self, headers: Mapping[str, str], body: bytes, url: str) -> None:
         """Raise Forbidden unless the request comes from the provider."""
@@ -68,3 +152,27 @@ def load_json(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Malformed("body is not a JSON object")
     return data
+
+
+class ChannelBase:
+    """Defaults for what most channels do not need."""
+
+    name = "channel"
+    # How long after the worker's last message free text may be sent (None: always).
+    session_window: dt.timedelta | None = None
+
+    def forget_media(self, payload: bytes) -> bytes:
+        """Return the payload without provider media URLs, once the media is downloaded."""
+        return payload
+
+    def channel_for(self, payload: bytes) -> str:
+        return self.name
+
+    def status_update(self, payload: bytes) -> StatusUpdate | None:
+        return None
+
+    def instant_reply(self, payload: bytes) -> dict[str, Any] | None:
+        return None
+
+    def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
+        raise Permanent(f"{self.name} carries no media")

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 
-from bots.base import InboundMessage, Malformed, Outgoing, load_json
+from bots.base import ChannelBase, InboundMessage, Malformed, Outgoing, load_json
 
 
 def simulator_payload(chat: str, text: str, language: str | None = None) -> bytes:
@@ -17,7 +17,7 @@ def simulator_payload(chat: str, text: str, language: str | None = None) -> byte
     ).encode("utf-8")
 
 
-class SimulatorChannel:
+class SimulatorChannel(ChannelBase):
     name = "simulator"
 
     def __init__(self, record_reply: Callable[[str, str], None]) -> None:

@@ -9,30 +9,65 @@ from collections.abc import Mapping
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.error import Forbidden as TelegramForbidden
 from telegram.request import HTTPXRequest
 
-from bots.base import Forbidden, InboundMessage, Malformed, Outgoing, Unreachable, load_json
+from bots.base import (
+    ChannelBase,
+    Forbidden,
+    InboundMessage,
+    Malformed,
+    Media,
+    MediaRef,
+    Outgoing,
+    Permanent,
+    Retryable,
+    Unreachable,
+    load_json,
+)
 from safeguards.passwords import same_secret
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 # What a non-text message is stored as when it has no caption.
-_MEDIA_KINDS = (
-    "photo",
-    "voice",
-    "audio",
-    "video",
-    "video_note",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-)
+_MEDIA_KINDS = ("photo", "voice", "audio", "video", "video_note", "document", "sticker",
+                "location", "contact")  # fmt: skip
+# The ones whose file is worth keeping (a sticker says nothing a caseworker needs).
+_DOWNLOADED = ("photo", "voice", "audio", "video", "video_note", "document")
+_DEFAULT_TYPES = {"photo": "image/jpeg", "voice": "audio/ogg", "video": "video/mp4",
+                  "video_note": "video/mp4", "audio": "audio/mpeg"}  # fmt: skip
 
 
-class TelegramChannel:
+def _media_of(message: dict[str, Any]) -> tuple[MediaRef, ...]:
+    for kind in _DOWNLOADED:
+        item = message.get(kind)
+        if kind == "photo" and isinstance(item, list) and item:
+            item = item[-1]  # the largest size Telegram offers
+        if isinstance(item, dict) and isinstance(item.get("file_id"), str):
+            return (MediaRef(item["file_id"], kind, item.get("mime_type")),)
+    return ()
+
+
+def _send_error(exc: Exception) -> Exception:
+    """Sort Telegram's errors: blocked, wait and retry, or give up."""
+    if isinstance(exc, TelegramForbidden):
+        return Unreachable("the worker blocked the bot")
+    if isinstance(exc, RetryAfter):
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+        return Retryable("Telegram asked us to slow down", seconds)
+    if isinstance(exc, BadRequest):
+        return Permanent(f"Telegram refused the message: {exc.message}")
+    if isinstance(exc, NetworkError):  # timeouts and Telegram's 5xx too
+        return Retryable(f"Telegram unreachable: {type(exc).__name__}")
+    if isinstance(exc, TelegramError):
+        return Permanent(f"Telegram error: {exc.message}")
+    return Retryable(f"unexpected {type(exc).__name__}")
+
+
+class TelegramChannel(ChannelBase):
     name = "telegram"
 
     def __init__(self, bot_token: str, webhook_secret: str, api_base: str) -> None:
@@ -73,7 +108,26 @@ class TelegramChannel:
                 text=str(callback.get("data") or ""),
                 language_hint=(callback.get("from") or {}).get("language_code"),
             )
-        return None  # chat member changes and the like carry no message
+        member = update.get("my_chat_member")
+        if isinstance(member, dict):
+            return self._parse_membership(update, member)
+        return None
+
+    def _parse_membership(
+        self, update: dict[str, Any], member: dict[str, Any]
+    ) -> InboundMessage | None:
+        """The worker blocked or unblocked the bot: stop or resume writing to them."""
+        chat = member.get("chat") or {}
+        status = (member.get("new_chat_member") or {}).get("status")
+        if chat.get("type", "private") != "private" or status not in {"kicked", "member"}:
+            return None
+        return InboundMessage(
+            channel=self.name,
+            provider_message_id=f"member:{update['update_id']}",
+            address=str(chat.get("id")),
+            kind="event",
+            event="opt_out" if status == "kicked" else "opt_in",
+        )
 
     def _parse_message(
         self, update: dict[str, Any], message: dict[str, Any], edited: bool
@@ -100,6 +154,15 @@ class TelegramChannel:
             language_hint=(message.get("from") or {}).get("language_code"),
             sent_at=dt.datetime.fromtimestamp(sent, dt.UTC) if isinstance(sent, int) else None,
             edit_of=str(message.get("message_id")) if edited else None,
+            media=_media_of(message),
+        )
+
+    def _bot(self) -> Bot:
+        return Bot(
+            self._token,
+            base_url=f"{self._api_base}/bot",
+            base_file_url=f"{self._api_base}/file/bot",
+            request=HTTPXRequest(connect_timeout=10, read_timeout=30),
         )
 
     def send(self, address: str, message: Outgoing) -> str:
@@ -114,13 +177,32 @@ class TelegramChannel:
                     for number, label in enumerate(message.options, start=1)
                 ]
             )
-        request = HTTPXRequest(connect_timeout=10, read_timeout=20)
-        bot = Bot(self._token, base_url=f"{self._api_base}/bot", request=request)
         try:
-            async with bot:
+            async with self._bot() as bot:
                 sent = await bot.send_message(
                     chat_id=int(address), text=message.text, reply_markup=markup
                 )
-        except TelegramForbidden as exc:
-            raise Unreachable("the worker blocked the bot") from exc
+        except Exception as exc:
+            raise _send_error(exc) from exc
         return str(sent.message_id)
+
+    def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
+        return asyncio.run(self._fetch(media, max_bytes))
+
+    async def _fetch(self, media: MediaRef, max_bytes: int) -> Media:
+        try:
+            async with self._bot() as bot:
+                file = await bot.get_file(media.ref)
+                if file.file_size and file.file_size > max_bytes:
+                    raise Permanent(f"{media.kind} of {file.file_size} bytes is over the limit")
+                content = bytes(await file.download_as_bytearray())
+        except Permanent:
+            raise
+        except Exception as exc:
+            raise _send_error(exc) from exc
+        if len(content) > max_bytes:
+            raise Permanent(f"{media.kind} of {len(content)} bytes is over the limit")
+        content_type = media.content_type or _DEFAULT_TYPES.get(
+            media.kind, "application/octet-stream"
+        )
+        return Media(content, content_type, media.kind)

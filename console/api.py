@@ -161,6 +161,11 @@ def show_ticket(ref: str) -> Response:
             "channel": m.channel,
             "at": _iso(m.at),
             "delivery_status": m.delivery_status,
+            "failure_reason": m.failure_reason,
+            "attachments": [
+                {"id": str(a.id), "kind": a.kind, "content_type": a.content_type, "size": a.size}
+                for a in m.attachments
+            ],
         }
         for m in thread
     ]

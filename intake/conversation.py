@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bots.base import InboundMessage
 from intake import tickets
 from intake.db import utcnow
+from intake.delivery import mark_reachable, mark_unreachable
 from intake.models import Direction, Message, Worker
 from intake.routing import route_ticket
 from safeguards.pseudonyms import pseudonym_for
@@ -24,6 +25,14 @@ from translations.scripts import WORKER_LANGUAGES, detect_language, normalise_te
 logger = logging.getLogger(__name__)
 
 AWAITING_LANGUAGE = "language"
+
+
+@dataclass(frozen=True)
+class Received:
+    """The worker's message as stored (None for a bare event), and the replies to send."""
+
+    message: Message | None
+    replies: list[Message]
 
 
 @dataclass(frozen=True)
@@ -60,16 +69,23 @@ def _chosen_language(worker: Worker, text: str | None) -> str | None:
 
 def receive(
     session: Session, keys: IntakeKeys, inbound: InboundMessage, envelope_id: uuid.UUID
-) -> list[Message]:
-    """Take one inbound message into its worker's ticket; return the replies to send.
+) -> Received:
+    """Take one inbound message into its worker's ticket; return it and the replies to send.
 
     The caller commits; the replies are queued messages to hand to the sender then.
+    A worker who opts out gets no reply at all, and nothing more on that channel.
     """
     worker = worker_for(
         session, pseudonym_for(keys.pepper, inbound.channel, inbound.address), inbound.channel
     )
     remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
     worker.last_inbound_at = utcnow()
+    if inbound.event == "opt_out":
+        mark_unreachable(session, worker.id, inbound.channel, "opted out")
+    else:
+        mark_reachable(session, worker.id, inbound.channel)
+    if inbound.kind == "event":
+        return Received(None, [])  # blocked or unblocked the bot: nothing was said
 
     text = normalise_text(inbound.text) if inbound.text else None
     detected = detect_language(text)
@@ -96,7 +112,7 @@ def receive(
         logger.info("ticket %s opened for worker %s", ticket.ref, worker.pseudonym)
     elif ticket.language is None and worker.language:
         ticket.language = worker.language
-    tickets.add_message(
+    message = tickets.add_message(
         session,
         keys.content,
         ticket,
@@ -108,6 +124,8 @@ def receive(
         provider_message_id=inbound.provider_message_id,
     )
     session.flush()  # the unique envelope id makes a second run of this job fail here
+    if inbound.event == "opt_out":
+        return Received(message, [])
 
     language = worker.language
     if language is None:
@@ -128,4 +146,4 @@ def receive(
         language=language,
         options=reply[1],
     )
-    return [outbound]
+    return Received(message, [outbound])

@@ -157,6 +157,9 @@ class VaultEntry(Base):
     channel: Mapped[str] = mapped_column(String(20))
     address_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
     updated_at: Mapped[timestamp]
+    # Set when the provider says the worker cannot be reached here (blocked, opted out).
+    unreachable_at: Mapped[dt.datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<VaultEntry {self.id} {self.channel}>"
@@ -250,6 +253,14 @@ class Message(Base):
     # Choices offered with an outbound message (shown as buttons where the channel can).
     options: Mapped[list[str]] = mapped_column(default=list)
     delivery_status: Mapped[str] = mapped_column(String(16))
+    # reply (to what the worker just said) or prompt (we start it: validation, reminders);
+    # replies go first, and a prompt outside WhatsApp's window needs a template.
+    purpose: Mapped[str] = mapped_column(String(16), default="reply", server_default="reply")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    failure_reason: Mapped[str | None] = mapped_column(String(300))
+    template_sid: Mapped[str | None] = mapped_column(String(64))
+    # When a send that failed for now may be tried again (the sweeper waits for it).
+    next_attempt_at: Mapped[dt.datetime | None]
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[timestamp]
     sent_at: Mapped[dt.datetime | None]
@@ -258,6 +269,61 @@ class Message(Base):
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.direction} {self.kind}>"
+
+
+class Attachment(Base):
+    """A photo, voice note, document or call recording, sealed; never a provider URL."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuidpk]
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    data_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.id} {self.kind} {self.size}B>"
+
+
+class Call(Base):
+    """A hotline call: language, how it ended, how long; the caller known by pseudonym."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[uuidpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    provider_call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    # in_progress, answered, voicemail, missed
+    outcome: Mapped[str] = mapped_column(String(16), default="in_progress")
+    duration_seconds: Mapped[int | None]
+    started_at: Mapped[timestamp]
+    ended_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<Call {self.id} {self.outcome}>"
+
+
+class Task(Base):
+    """Something staff must do for a ticket, e.g. call back a missed caller."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_open", "ticket_id", "done_at"),)
+
+    id: Mapped[intpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[timestamp]
+    done_at: Mapped[dt.datetime | None]
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} {self.kind}>"
 
 
 class AuditEntry(Base):
@@ -289,10 +355,3 @@ class SimulatorLine(Base):
     direction: Mapped[str] = mapped_column(String(3))
     text_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
     created_at: Mapped[timestamp]
-
-
-SEALED_COLUMNS: dict[type[Base], tuple[str, ...]] = {
-    Message: ("text_sealed",),
-    SimulatorLine: ("text_sealed",),
-}
-VAULT_COLUMNS: dict[type[Base], tuple[str, ...]] = {VaultEntry: ("address_sealed",)}

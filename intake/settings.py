@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 MIB = 1024 * 1024
 
@@ -58,6 +61,91 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str = field(repr=False)
+    api_base: str
+    whatsapp_from: str | None
+    sms_from: str | None
+    messaging_service_sid: str | None
+    # purpose -> language -> content SID of a pre-approved WhatsApp template
+    whatsapp_templates: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ViberSettings:
+    auth_token: str = field(repr=False)
+    api_base: str
+    sender_name: str
+
+
+@dataclass(frozen=True)
+class HotlineSettings:
+    """Who the IVR rings, and when; recorded prompts per language and prompt name."""
+
+    numbers: tuple[str, ...] = field(repr=False)
+    hours: tuple[dt.time, dt.time] | None
+    timezone: str
+    # "my.greeting" -> URL of a recording; a missing one is spoken instead
+    audio: dict[str, str]
+    ring_seconds: int = 25
+    max_voicemail_seconds: int = 180
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    count: int
+    seconds: float
+
+
+DEFAULT_RATE_LIMITS = {
+    # Telegram: about 30 messages a second per bot and one a second per chat.
+    "telegram": RateLimit(30, 1.0),
+    "telegram:chat": RateLimit(1, 1.0),
+    # Twilio: one message a second per long-code sender; WhatsApp senders go faster.
+    "sms": RateLimit(1, 1.0),
+    "whatsapp": RateLimit(20, 1.0),
+    "viber": RateLimit(20, 1.0),
+}
+
+
+def _json(env: Mapping[str, str], name: str) -> Any:
+    raw = env.get(name)
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} is not valid JSON") from exc
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, RateLimit]:
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for item in (env.get("VOICEDESK_RATE_LIMITS") or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            name, rate = item.strip().rsplit("=", 1)
+            count, seconds = rate.split("/")
+            limits[name.strip()] = RateLimit(int(count), float(seconds))
+        except ValueError as exc:
+            raise SettingsError(
+                f"VOICEDESK_RATE_LIMITS: write name=count/seconds, not {item!r}"
+            ) from exc
+    return limits
+
+
+def _hours(raw: str | None) -> tuple[dt.time, dt.time] | None:
+    if not raw:
+        return None
+    try:
+        start, end = raw.split("-")
+        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
+    except ValueError as exc:
+        raise SettingsError(f"VOICEDESK_HOTLINE_HOURS: write 08:00-20:00, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
 class Settings:
     instance: Path
     database_url: str
@@ -72,6 +160,11 @@ class Settings:
     pseudonym_pepper_file: Path | None
     telegram: TelegramSettings | None = field(repr=False)
     simulator_enabled: bool
+    twilio: TwilioSettings | None = field(default=None, repr=False)
+    viber: ViberSettings | None = field(default=None, repr=False)
+    hotline: HotlineSettings | None = field(default=None, repr=False)
+    rate_limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    max_media_bytes: int = 16 * MIB
     max_webhook_bytes: int = MIB
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 30
@@ -103,6 +196,38 @@ class Settings:
                 webhook_secret=env["TELEGRAM_WEBHOOK_SECRET"],
                 api_base=(env.get("TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
             )
+        twilio = None
+        if env.get("TWILIO_ACCOUNT_SID") or env.get("TWILIO_AUTH_TOKEN"):
+            if not (env.get("TWILIO_ACCOUNT_SID") and env.get("TWILIO_AUTH_TOKEN")):
+                raise SettingsError("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+            twilio = TwilioSettings(
+                account_sid=env["TWILIO_ACCOUNT_SID"],
+                auth_token=env["TWILIO_AUTH_TOKEN"],
+                api_base=(env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
+                whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or None,
+                sms_from=env.get("TWILIO_SMS_FROM") or None,
+                messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+                whatsapp_templates=_json(env, "TWILIO_WHATSAPP_TEMPLATES"),
+            )
+        viber = None
+        if env.get("VIBER_AUTH_TOKEN"):
+            viber = ViberSettings(
+                auth_token=env["VIBER_AUTH_TOKEN"],
+                api_base=(env.get("VIBER_API_BASE") or "https://chatapi.viber.com").rstrip("/"),
+                sender_name=env.get("VIBER_SENDER_NAME") or "Worker Voice Desk",
+            )
+        hotline = None
+        if twilio is not None and env.get("VOICEDESK_HOTLINE_NUMBERS") is not None:
+            hotline = HotlineSettings(
+                numbers=tuple(
+                    n.strip() for n in env["VOICEDESK_HOTLINE_NUMBERS"].split(",") if n.strip()
+                ),
+                hours=_hours(env.get("VOICEDESK_HOTLINE_HOURS")),
+                timezone=env.get("VOICEDESK_HOTLINE_TIMEZONE") or "Asia/Bangkok",
+                audio=_json(env, "VOICEDESK_HOTLINE_AUDIO"),
+                ring_seconds=_int(env, "VOICEDESK_HOTLINE_RING_SECONDS", 25),
+                max_voicemail_seconds=_int(env, "VOICEDESK_HOTLINE_VOICEMAIL_SECONDS", 180),
+            )
         return cls(
             instance=instance,
             database_url=_database_url(env.get("DATABASE_URL"), instance),
@@ -116,6 +241,11 @@ class Settings:
             pseudonym_pepper=pepper,
             pseudonym_pepper_file=pepper_file,
             telegram=telegram,
+            twilio=twilio,
+            viber=viber,
+            hotline=hotline,
+            rate_limits=_rate_limits(env),
+            max_media_bytes=_int(env, "VOICEDESK_MAX_MEDIA_BYTES", 16 * MIB),
             simulator_enabled=_flag(env, "VOICEDESK_SIMULATOR", default=False),
             max_webhook_bytes=_int(env, "VOICEDESK_MAX_WEBHOOK_BYTES", MIB),
             sweep_after_seconds=_int(env, "VOICEDESK_SWEEP_AFTER", 60),

@@ -11,8 +11,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bots.base import Media
 from intake.db import utcnow
-from intake.models import DeliveryStatus, Direction, Message, Ticket, TicketStatus, User, Worker
+from intake.models import (
+    Attachment,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Ticket,
+    TicketStatus,
+    User,
+    Worker,
+)
 from safeguards import audit
 from safeguards.access import ticket_scope
 from safeguards.sealing import KeyRing, binding
@@ -103,6 +113,36 @@ def add_message(
     return message
 
 
+def attachment_binding(attachment_id: uuid.UUID) -> bytes:
+    return binding("attachments", "data_sealed", attachment_id)
+
+
+def attach(session: Session, ring: KeyRing, message: Message, media: Media | str) -> None:
+    """Keep a downloaded file with its message, sealed; or note why it could not be kept."""
+    if isinstance(media, str):
+        note = f"[attachment not kept: {media}]"
+        old = message_text(ring, message)
+        new_text = f"{old}\n{note}" if old else note
+        message.text_sealed = ring.seal_text(new_text, message_binding(message.id))
+        return
+    attachment_id = uuid.uuid4()
+    session.add(
+        Attachment(
+            id=attachment_id,
+            message_id=message.id,
+            kind=media.kind,
+            content_type=media.content_type[:100],
+            size=len(media.content),
+            data_sealed=ring.seal(media.content, attachment_binding(attachment_id)),
+            created_at=utcnow(),
+        )
+    )
+
+
+def open_attachment(ring: KeyRing, attachment: Attachment) -> bytes:
+    return ring.open(attachment.data_sealed, attachment_binding(attachment.id))
+
+
 def message_text(ring: KeyRing, message: Message) -> str | None:
     if message.text_sealed is None:
         return None
@@ -131,6 +171,14 @@ class TicketSummary:
 
 
 @dataclass(frozen=True)
+class AttachmentInfo:
+    id: uuid.UUID
+    kind: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class ThreadMessage:
     direction: str
     kind: str
@@ -140,6 +188,8 @@ class ThreadMessage:
     at: dt.datetime
     delivery_status: str
     options: tuple[str, ...] = ()
+    failure_reason: str | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()
 
 
 def list_tickets(
@@ -196,9 +246,26 @@ def read_thread(
         target=f"ticket:{ticket.ref}",
         via=via,
     )
-    messages = session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.created_at)
+    messages = list(
+        session.scalars(
+            select(Message).where(Message.ticket_id == ticket.id).order_by(Message.created_at)
+        )
     )
+    files: dict[uuid.UUID, list[AttachmentInfo]] = {}
+    for row in session.execute(
+        select(
+            Attachment.message_id,
+            Attachment.id,
+            Attachment.kind,
+            Attachment.content_type,
+            Attachment.size,
+        )
+        .where(Attachment.message_id.in_([m.id for m in messages]))
+        .order_by(Attachment.created_at)
+    ):
+        files.setdefault(row.message_id, []).append(
+            AttachmentInfo(row.id, row.kind, row.content_type, row.size)
+        )
     return [
         ThreadMessage(
             direction=m.direction,
@@ -209,6 +276,8 @@ def read_thread(
             at=m.created_at,
             delivery_status=m.delivery_status,
             options=tuple(m.options or ()),
+            failure_reason=m.failure_reason,
+            attachments=tuple(files.get(m.id, ())),
         )
         for m in messages
     ]

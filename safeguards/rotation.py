@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from intake.models import InboundEnvelope, Message, SimulatorLine, VaultEntry
+from intake.models import Attachment, InboundEnvelope, Message, SimulatorLine, VaultEntry
 from safeguards.sealing import EnvelopeKeys, KeyRing, Sealed, binding
 
 BATCH = 500
@@ -37,6 +37,9 @@ def sealed_columns(content: KeyRing, vault: KeyRing, envelopes: EnvelopeKeys) ->
     return [
         SealedColumn(
             Message, Message.text_sealed, content.open, content.seal, content.needs_resealing
+        ),
+        SealedColumn(
+            Attachment, Attachment.data_sealed, content.open, content.seal, content.needs_resealing
         ),
         SealedColumn(
             SimulatorLine,

@@ -4,33 +4,52 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from bots.base import Outgoing, Unreachable
-from intake import conversation, tickets
+from bots.base import Channel, InboundMessage, Media, Outgoing, Permanent, Retryable, Unreachable
+from intake import calls, conversation, delivery, tickets
 from intake.db import utcnow
-from intake.envelopes import open_envelope
+from intake.envelopes import envelope_binding, open_envelope
 from intake.models import DeliveryStatus, InboundEnvelope, Message, Ticket, Worker
 from safeguards.redaction import sensitive
 from safeguards.vault import address_for
 from workers import runtime
+from workers.ratelimit import acquire
 
 logger = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 1800.0
+RATE_WAIT_SECONDS = 30.0
+
+
+def _download(channel: Channel, inbound: InboundMessage, max_bytes: int) -> list[Media | str]:
+    """Fetch every attachment; a permanent failure is kept as its reason, not raised."""
+    fetched: list[Media | str] = []
+    for ref in inbound.media:
+        try:
+            fetched.append(channel.fetch_media(ref, max_bytes))
+        except Permanent as exc:
+            logger.warning("%s media not kept: %s", inbound.channel, exc.reason)
+            fetched.append(exc.reason)
+    return fetched
 
 
 def process_envelope(envelope_id: str) -> str:
     """Turn one stored envelope into a message in its worker's ticket.
 
     Idempotent: a processed envelope is skipped, and the unique envelope id on
-    messages stops a concurrent second run from storing the message twice.
+    messages stops a concurrent second run from storing the message twice. Media is
+    downloaded before the envelope is locked, so a slow provider holds no lock.
     """
     rt = runtime.current()
-    replies: list[Message] = []
     with rt.session() as session:
-        envelope = session.get(InboundEnvelope, uuid.UUID(envelope_id), with_for_update=True)
+        envelope = session.get(InboundEnvelope, uuid.UUID(envelope_id))
         if envelope is None or envelope.processed_at is not None:
             return "done before"
         channel = rt.channels.get(envelope.channel)
@@ -40,33 +59,73 @@ def process_envelope(envelope_id: str) -> str:
             )
             return "channel off"
         payload = open_envelope(envelope, rt.envelope_keys)
-        inbound = channel.parse(payload)
-        try:
+    inbound = channel.parse(payload)
+    replies: list[Message] = []
+    try:
+        if inbound is not None:
+            sensitive.add([inbound.address, inbound.text or ""])
+        media = _download(channel, inbound, rt.settings.max_media_bytes) if inbound else []
+        with rt.session() as session:
+            envelope = session.get_one(
+                InboundEnvelope, uuid.UUID(envelope_id), with_for_update=True
+            )
+            if envelope.processed_at is not None:
+                return "done before"
             if inbound is None:
                 envelope.outcome = "no message"
-            else:
-                sensitive.add([inbound.address, inbound.text or ""])
-                replies = conversation.receive(session, rt.keys, inbound, envelope.id)
+            elif inbound.kind == "call":
+                calls.receive(session, rt.keys, inbound, media)
                 envelope.outcome = "stored"
+            else:
+                received = conversation.receive(session, rt.keys, inbound, envelope.id)
+                if received.message is not None:
+                    for item in media:
+                        tickets.attach(session, rt.keys.content, received.message, item)
+                replies = received.replies
+                envelope.outcome = "stored"
+            if inbound is not None and inbound.media:
+                # Provider URLs are not kept once the media is ours.
+                envelope.payload_sealed = rt.envelope_keys.current().seal(
+                    channel.forget_media(payload), envelope_binding(envelope.id)
+                )
             envelope.processed_at = utcnow()
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            logger.info("envelope %s was stored by another run", envelope_id)
-            return "done before"
-        finally:
-            sensitive.clear()
+            outcome = envelope.outcome
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                logger.info("envelope %s was stored by another run", envelope_id)
+                return "done before"
+    finally:
+        sensitive.clear()
     for reply in replies:
         rt.dispatcher.enqueue("send_outbound", str(reply.id))
-    logger.info("envelope %s processed: %s", envelope_id, envelope.outcome)
-    return envelope.outcome or ""
+    logger.info("envelope %s processed: %s", envelope_id, outcome)
+    return outcome or ""
+
+
+def backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    """How long to wait before attempt+1: the provider's word, or exponential with jitter."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0, 1)  # noqa: S311 - jitter, not secrecy
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
+
+
+def _template_for(rt: runtime.Runtime, message: Message, ticket: Ticket) -> tuple[str | None, str]:
+    """Pick the approved template when the channel's session window has closed."""
+    templates = rt.settings.twilio.whatsapp_templates if rt.settings.twilio else {}
+    by_language = templates.get(message.purpose) or templates.get("reply") or {}
+    sid = by_language.get(message.language or ticket.language or "en") or by_language.get("en")
+    return sid, f"{message.purpose}/{message.language or ticket.language or 'en'}"
 
 
 def send_outbound(message_id: str) -> str:
     """Send one queued outbound message to its worker.
 
     Idempotent: only a message still queued is sent; its row stays locked while
-    sending so two runs cannot both send it.
+    sending so two runs cannot both send it. Retryable failures come back later
+    with backoff; permanent ones are marked failed with the reason.
     """
     rt = runtime.current()
     with rt.session() as session:
@@ -76,36 +135,89 @@ def send_outbound(message_id: str) -> str:
         ticket = session.get_one(Ticket, message.ticket_id)
         worker = session.get_one(Worker, ticket.worker_id)
         channel = rt.channels.get(message.channel)
-        address = address_for(session, rt.keys.vault, worker.id, message.channel)
-        if channel is None or address is None:
-            logger.warning("message %s: no channel or address to send it to", message_id)
+
+        def fail(reason: str) -> str:
             message.delivery_status = DeliveryStatus.FAILED.value
+            message.failure_reason = reason[:300]
+            message.next_attempt_at = None
             session.commit()
-            return "undeliverable"
+            logger.warning("message %s failed: %s", message_id, reason)
+            return "failed"
+
+        if channel is None:
+            return fail(f"the {message.channel} channel is switched off")
+        blocked = delivery.unreachable_reason(session, worker.id, message.channel)
+        if blocked:
+            return fail(f"the worker cannot be reached on {message.channel} ({blocked})")
+        address = address_for(session, rt.keys.vault, worker.id, message.channel)
+        if address is None:
+            return fail("no address for this worker on this channel")
         text = tickets.message_text(rt.keys.content, message) or ""
+        outgoing = Outgoing(text, tuple(message.options))
+        window = getattr(channel, "session_window", None)
+        last = worker.last_inbound_at
+        if window is not None and (last is None or utcnow() - last > window):
+            sid, wanted = _template_for(rt, message, ticket)
+            if sid is None:
+                return fail(
+                    f"outside the {message.channel} 24-hour window and no approved "
+                    f"template for {wanted}"
+                )
+            outgoing = Outgoing(
+                text, tuple(message.options), template=sid, template_variables={"1": ticket.ref}
+            )
+            message.template_sid = sid
+        limits = rt.settings.rate_limits
+        for key, limit in (
+            (f"{message.channel}:chat:{worker.id}", limits.get(f"{message.channel}:chat")),
+            (message.channel, limits.get(message.channel)),
+        ):
+            if limit is not None and not acquire(rt.limiter, key, limit, RATE_WAIT_SECONDS):
+                message.next_attempt_at = utcnow() + dt.timedelta(seconds=RATE_WAIT_SECONDS)
+                session.commit()
+                rt.dispatcher.enqueue_in(RATE_WAIT_SECONDS, "send_outbound", message_id)
+                return "rate limited"
+        message.attempts += 1
         sensitive.add([address, text])
         try:
-            provider_id = channel.send(address, Outgoing(text, tuple(message.options)))
-        except Unreachable:
-            logger.warning("worker %s unreachable on %s", worker.pseudonym, message.channel)
-            message.delivery_status = DeliveryStatus.FAILED.value
+            provider_id = channel.send(address, outgoing)
+        except Unreachable as exc:
+            delivery.mark_unreachable(session, worker.id, message.channel, exc.reason)
+            return fail(f"the worker cannot be reached on {message.channel}: {exc.reason}")
+        except Permanent as exc:
+            return fail(exc.reason)
+        except Retryable as exc:
+            if message.attempts >= MAX_SEND_ATTEMPTS:
+                return fail(f"gave up after {message.attempts} attempts: {exc.reason}")
+            delay = backoff_seconds(message.attempts, exc.retry_after)
+            message.failure_reason = f"retrying: {exc.reason}"[:300]
+            message.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
             session.commit()
-            return "unreachable"
+            rt.dispatcher.enqueue_in(delay, "send_outbound", message_id)
+            logger.info("message %s: retry %d in %.1fs", message_id, message.attempts, delay)
+            return "retrying"
         finally:
             sensitive.clear()
         message.provider_message_id = provider_id
         message.delivery_status = DeliveryStatus.SENT.value
+        message.failure_reason = None
+        message.next_attempt_at = None
         message.sent_at = utcnow()
         session.commit()
     logger.info("message %s sent to worker %s", message_id, worker.pseudonym)
     return "sent"
 
 
+# Prompts we start (validation, reminders) run the same job from a lower-priority queue.
+send_prompt = send_outbound
+
+
 def sweep(older_than_seconds: int | None = None) -> int:
     """Queue again what was stored but not handled in time: envelopes and queued replies."""
     rt = runtime.current()
     wait = rt.settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
-    cutoff = utcnow() - dt.timedelta(seconds=wait)
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=wait)
     with rt.session() as session:
         envelopes = list(
             session.scalars(
@@ -118,18 +230,22 @@ def sweep(older_than_seconds: int | None = None) -> int:
             )
         )
         replies = list(
-            session.scalars(
-                select(Message.id)
+            session.execute(
+                select(Message.id, Message.purpose)
                 .where(
                     Message.delivery_status == DeliveryStatus.QUEUED.value,
                     Message.created_at <= cutoff,
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
                 )
                 .order_by(Message.created_at)
                 .limit(1000)
             )
         )
     queued = sum(rt.dispatcher.enqueue("process_envelope", str(i)) for i in envelopes)
-    queued += sum(rt.dispatcher.enqueue("send_outbound", str(i)) for i in replies)
+    queued += sum(
+        rt.dispatcher.enqueue("send_prompt" if purpose == "prompt" else "send_outbound", str(i))
+        for i, purpose in replies
+    )
     if queued:
         logger.info("sweeper queued %d envelopes and %d replies", len(envelopes), len(replies))
     return queued

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -15,9 +16,10 @@ from rq.serializers import JSONSerializer
 
 logger = logging.getLogger(__name__)
 
-# Queue per job, in the order a worker takes them.
-QUEUES = {"process_envelope": "intake", "send_outbound": "outbound"}
-QUEUE_ORDER = ("intake", "outbound")
+# Queue per job, in the order a worker takes them: what workers sent first, then
+# replies to them, then prompts we start (validation rounds, reminders) in bulk.
+QUEUES = {"process_envelope": "intake", "send_outbound": "outbound", "send_prompt": "prompts"}
+QUEUE_ORDER = ("intake", "outbound", "prompts")
 # Provider outages last minutes; give a send a good hour before it counts as failed.
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 
@@ -25,6 +27,9 @@ RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 class Dispatcher(Protocol):
     def enqueue(self, job: str, item_id: str) -> bool:
         """Queue a job for one id; False if the queue is unreachable (the sweeper retries)."""
+
+    def enqueue_in(self, seconds: float, job: str, item_id: str) -> bool:
+        """Queue a job to run after a delay (a retry with backoff)."""
 
     def ping(self) -> bool:
         """Tell whether the queue is reachable."""
@@ -62,6 +67,21 @@ class RQDispatcher:
             return False
         return True
 
+    def enqueue_in(self, seconds: float, job: str, item_id: str) -> bool:
+        try:
+            self._queues[QUEUES[job]].enqueue_in(
+                dt.timedelta(seconds=seconds),
+                f"workers.jobs.{job}",
+                item_id,
+                job_id=f"{job}-{item_id}",
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+        except RedisError:
+            logger.warning("queue unreachable; %s %s left for the sweeper", job, item_id)
+            return False
+        return True
+
     def ping(self) -> bool:
         try:
             return bool(self.connection.ping())
@@ -86,6 +106,12 @@ class InlineDispatcher:
 
     def enqueue(self, job: str, item_id: str) -> bool:
         self._jobs.put((job, item_id))
+        return True
+
+    def enqueue_in(self, seconds: float, job: str, item_id: str) -> bool:
+        timer = threading.Timer(seconds, self.enqueue, args=(job, item_id))
+        timer.daemon = True
+        timer.start()
         return True
 
     def ping(self) -> bool:

@@ -18,6 +18,7 @@ from intake.simulator import record_line
 from safeguards import keys as keyfiles
 from safeguards.sealing import EnvelopeKeys
 from workers.queue import Dispatcher, InlineDispatcher, RQDispatcher
+from workers.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class Runtime:
                 else InlineDispatcher(run_job)
             )
         self.dispatcher = dispatcher
+        self.limiter: RateLimiter = (
+            RedisRateLimiter(dispatcher.connection)
+            if isinstance(dispatcher, RQDispatcher)
+            else MemoryRateLimiter()
+        )
 
     def close(self) -> None:
         """Let go of database connections and the queue connection."""

@@ -70,7 +70,7 @@ def say(
         text=text,
         language_hint=hint,
     )
-    replies = conversation.receive(session, KEYS, inbound, envelope.id)
+    replies = conversation.receive(session, KEYS, inbound, envelope.id).replies
     session.flush()
     ticket = session.get_one(Ticket, replies[0].ticket_id)
     return ticket, replies

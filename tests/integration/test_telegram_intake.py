@@ -175,11 +175,22 @@ def test_photos_voice_notes_stickers_and_edits_are_kept_and_answered_200(
     desk.organisation("Bangkok Workers Centre")
     token = desk.token("cw@bwc.example", "Bangkok Workers Centre")
     chat = 7340020009
+    telegram_stub.files.update({"AgAD1": b"\xff\xd8 payslip photo", "AwAD2": b"OggS voice"})
     photo = {
-        "photo": [{"file_id": "AgAD1", "file_unique_id": "u1", "width": 90, "height": 90}],
+        "photo": [
+            {"file_id": "AgADsmall", "file_unique_id": "s", "width": 9, "height": 9},
+            {"file_id": "AgAD1", "file_unique_id": "u1", "width": 90, "height": 90},
+        ],
         "caption": "สลิปเงินเดือน",
     }
-    voice = {"voice": {"file_id": "AwAD2", "file_unique_id": "u2", "duration": 4}}
+    voice = {
+        "voice": {
+            "file_id": "AwAD2",
+            "file_unique_id": "u2",
+            "duration": 4,
+            "mime_type": "audio/ogg",
+        }
+    }
     sticker = {
         "sticker": {
             "file_id": "CAAD3",
@@ -211,9 +222,43 @@ def test_photos_voice_notes_stickers_and_edits_are_kept_and_answered_200(
         ("sticker", None),
         ("edit", "นายจ้างยึดพาสปอร์ต"),
     ]
+    kept = [(a["kind"], a["size"]) for m in thread for a in m["attachments"]]
+    assert kept == [("photo", len(b"\xff\xd8 payslip photo")), ("voice", len(b"OggS voice"))]
+    # The files are sealed at rest: their bytes appear nowhere in the table.
+    sealed = b"".join(bytes(row[0]) for row in desk.sql("SELECT data_sealed FROM attachments"))
+    assert b"payslip photo" not in sealed
     outcomes = sorted(r[0] for r in desk.sql("SELECT outcome FROM inbound_envelopes"))
     assert outcomes == ["no message", "no message", "stored", "stored", "stored", "stored"]
     assert not telegram_stub.messages_to(7340020010)
+
+
+def test_worker_who_blocks_the_bot_gets_nothing_more_until_they_unblock(
+    desk, telegram_stub: TelegramStub
+) -> None:
+    desk.organisation("Bangkok Workers Centre")
+    chat = 7340020012
+
+    def membership(status: str, update_id: int) -> dict:
+        return {
+            "update_id": update_id,
+            "my_chat_member": {
+                "chat": {"id": chat, "type": "private"},
+                "from": {"id": chat},
+                "date": 0,
+                "old_chat_member": {},
+                "new_chat_member": {"status": status},
+            },
+        }
+
+    desk.post_update(telegram_update(chat, "สวัสดี"))
+    desk.work()
+    desk.post_update(membership("kicked", 900_000_101))
+    desk.work()
+    assert desk.sql("SELECT unreachable_reason FROM vault_entries")[0][0] == "opted out"
+    desk.post_update(membership("member", 900_000_102))
+    desk.work()
+    assert desk.sql("SELECT unreachable_at FROM vault_entries")[0][0] is None
+    assert desk.sql("SELECT count(*) FROM messages WHERE kind = 'event'")[0][0] == 0
 
 
 def test_blocked_bot_marks_the_reply_failed_without_losing_the_message(
@@ -223,5 +268,11 @@ def test_blocked_bot_marks_the_reply_failed_without_losing_the_message(
     telegram_stub.blocked.add(7340020011)
     desk.post_update(telegram_update(7340020011, "สวัสดี"))
     desk.work()
-    rows = desk.sql("SELECT direction, delivery_status FROM messages ORDER BY created_at")
-    assert [tuple(r) for r in rows] == [("in", "received"), ("out", "failed")]
+    rows = desk.sql(
+        "SELECT direction, delivery_status, failure_reason FROM messages ORDER BY created_at"
+    )
+    assert [tuple(r[:2]) for r in rows] == [("in", "received"), ("out", "failed")]
+    assert "blocked the bot" in rows[1][2]
+    assert desk.sql("SELECT unreachable_reason FROM vault_entries")[0][0] == (
+        "the worker blocked the bot"
+    )
