@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bots.base import Channel
+from bots.base import Channel, Outgoing
 from bots.simulator import SimulatorChannel
 from bots.telegram import TelegramChannel
+from bots.twilio import TwilioMessaging, TwilioVoice
+from bots.viber import ViberChannel
 from intake.settings import Settings
+from translations.prompts import language_menu
 
 
 def _no_reply_sink(chat: str, text: str) -> None:
@@ -25,6 +28,13 @@ def build_channels(
             settings.telegram.webhook_secret,
             settings.telegram.api_base,
         )
+    if settings.twilio is not None:
+        channels["whatsapp"] = TwilioMessaging("whatsapp", settings.twilio)
+        channels["sms"] = TwilioMessaging("sms", settings.twilio)
+        channels["voice"] = TwilioVoice(settings.twilio)
+    if settings.viber is not None:
+        prompt, options = language_menu()
+        channels["viber"] = ViberChannel(settings.viber, Outgoing(prompt, options))
     if settings.simulator_enabled:
         channels["simulator"] = SimulatorChannel(record_simulator_reply or _no_reply_sink)
     return channels

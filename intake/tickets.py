@@ -15,9 +15,11 @@ from bots.base import Media
 from intake.db import utcnow
 from intake.models import (
     Attachment,
+    Call,
     DeliveryStatus,
     Direction,
     Message,
+    Task,
     Ticket,
     TicketStatus,
     User,
@@ -139,14 +141,55 @@ def attach(session: Session, ring: KeyRing, message: Message, media: Media | str
     )
 
 
-def open_attachment(ring: KeyRing, attachment: Attachment) -> bytes:
-    return ring.open(attachment.data_sealed, attachment_binding(attachment.id))
+def open_attachment(
+    session: Session, ring: KeyRing, user: User, ticket: Ticket, attachment_id: uuid.UUID
+) -> tuple[Attachment, bytes]:
+    """Open one file of a ticket this user may see, writing an audit entry first."""
+    attachment = session.scalar(
+        select(Attachment)
+        .join(Message, Message.id == Attachment.message_id)
+        .where(Attachment.id == attachment_id, Message.ticket_id == ticket.id)
+    )
+    if attachment is None:
+        raise TicketNotFound(str(attachment_id))
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="attachment.open",
+        target=f"ticket:{ticket.ref}",
+        attachment=str(attachment.id),
+    )
+    return attachment, ring.open(attachment.data_sealed, attachment_binding(attachment.id))
 
 
 def message_text(ring: KeyRing, message: Message) -> str | None:
     if message.text_sealed is None:
         return None
     return ring.open_text(message.text_sealed, message_binding(message.id))
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    outcome: str
+    language: str | None
+    duration_seconds: int | None
+    started_at: dt.datetime
+
+
+def calls_and_tasks(session: Session, ticket: Ticket) -> tuple[list[CallSummary], list[str]]:
+    """The ticket's hotline calls, and the kinds of its open tasks (e.g. call_back)."""
+    calls = [
+        CallSummary(c.outcome, c.language, c.duration_seconds, c.started_at)
+        for c in session.scalars(
+            select(Call).where(Call.ticket_id == ticket.id).order_by(Call.started_at)
+        )
+    ]
+    tasks = list(
+        session.scalars(
+            select(Task.kind).where(Task.ticket_id == ticket.id, Task.done_at.is_(None))
+        )
+    )
+    return calls, tasks
 
 
 # --- reading, always through the access policy -------------------------------
