@@ -38,6 +38,8 @@ from workers.queue import RQDispatcher
 from support import CI
 from support.builders import as_body
 from support.telegram_stub import TelegramStub, start_stub
+from support.twilio_stub import ACCOUNT_SID, AUTH_TOKEN, TwilioStub, start_twilio_stub
+from support.viber_stub import VIBER_TOKEN, ViberStub, start_viber_stub
 
 PG_ADMIN_URL = os.environ.get(
     "VOICEDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -133,8 +135,36 @@ def telegram_stub() -> Iterator[TelegramStub]:
 
 
 @pytest.fixture
+def twilio_stub() -> Iterator[TwilioStub]:
+    stub = start_twilio_stub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+@pytest.fixture
+def viber_stub() -> Iterator[ViberStub]:
+    stub = start_viber_stub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+PUBLIC_BASE = "https://voicedesk.example.org"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+SMS_FROM = "+15005550006"
+HOTLINE_STAFF = "+66800000001"
+
+
+@pytest.fixture
 def product_env(
-    tmp_path: Path, database_url: str, redis_url: str, telegram_stub: TelegramStub, clean: None
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    telegram_stub: TelegramStub,
+    twilio_stub: TwilioStub,
+    viber_stub: ViberStub,
+    clean: None,
 ) -> dict[str, str]:
     """The environment an operator would give the product, pointing at the test services."""
     keys = tmp_path / "keys"
@@ -147,13 +177,21 @@ def product_env(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
-        "PUBLIC_BASE_URL": "https://voicedesk.example.org",
+        "PUBLIC_BASE_URL": PUBLIC_BASE,
         "VOICEDESK_CONTENT_KEYS_FILE": str(keys / "content.keys"),
         "VOICEDESK_VAULT_KEYS_FILE": str(keys / "vault.keys"),
         "VOICEDESK_PSEUDONYM_PEPPER_FILE": str(keys / "pepper"),
         "TELEGRAM_BOT_TOKEN": telegram_stub.token,
         "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "TELEGRAM_API_BASE": telegram_stub.base,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_BASE": twilio_stub.base,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "VOICEDESK_HOTLINE_NUMBERS": HOTLINE_STAFF,
+        "VIBER_AUTH_TOKEN": VIBER_TOKEN,
+        "VIBER_API_BASE": viber_stub.base,
         "VOICEDESK_SWEEP_AFTER": "0",
     }
 
