@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +56,9 @@ def _send_error(exc: Exception) -> Exception:
     if isinstance(exc, TelegramForbidden):
         return Unreachable("the worker blocked the bot")
     if isinstance(exc, RetryAfter):
-        wait = exc.retry_after
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PTB 22 warns while it moves to timedelta
+            wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
         return Retryable("Telegram asked us to slow down", seconds)
     if isinstance(exc, BadRequest):
@@ -185,6 +188,18 @@ class TelegramChannel(ChannelBase):
         except Exception as exc:
             raise _send_error(exc) from exc
         return str(sent.message_id)
+
+    def set_webhook(self, url: str) -> None:
+        """Register our webhook and its secret token with Telegram (`voicedesk webhooks set`)."""
+        asyncio.run(self._set_webhook(url))
+
+    async def _set_webhook(self, url: str) -> None:
+        async with self._bot() as bot:
+            await bot.set_webhook(
+                url=url,
+                secret_token=self._secret,
+                allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
+            )
 
     def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
         return asyncio.run(self._fetch(media, max_bytes))

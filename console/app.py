@@ -70,9 +70,9 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         newstyle=True,
     )
 
-    from console import api, auth, health, hooks, simulator, tickets
+    from console import api, auth, health, hooks, outbox, simulator, tickets
 
-    for module in (auth, tickets, hooks, simulator, api, health):
+    for module in (auth, tickets, hooks, simulator, outbox, api, health):
         app.register_blueprint(module.blueprint)
     csrf.exempt(hooks.blueprint)
     csrf.exempt(api.blueprint)

@@ -220,6 +220,47 @@ def keys_rotate() -> None:
         click.echo(f"{name}\t{count} re-encrypted")
 
 
+# --- providers ---------------------------------------------------------------
+
+
+@main.group()
+def webhooks() -> None:
+    """Provider webhooks."""
+
+
+@webhooks.command("set")
+def webhooks_set() -> None:
+    """Register webhook URLs (and secrets) with every configured provider."""
+    from bots.registry import build_channels
+    from bots.telegram import TelegramChannel
+    from bots.viber import ViberChannel
+
+    settings = _settings()
+    base = settings.public_base_url
+    if not base.startswith("https://"):
+        _say(f"warning: PUBLIC_BASE_URL is {base}; providers call only https URLs")
+    channels = build_channels(settings)
+    if not channels:
+        raise click.ClickException("no provider is configured")
+    telegram = channels.get("telegram")
+    if isinstance(telegram, TelegramChannel):
+        telegram.set_webhook(f"{base}/hooks/telegram")
+        click.echo(f"telegram\tregistered\t{base}/hooks/telegram")
+    viber = channels.get("viber")
+    if isinstance(viber, ViberChannel):
+        viber.set_webhook(f"{base}/hooks/viber")
+        click.echo(f"viber\tregistered\t{base}/hooks/viber")
+    if settings.twilio is not None:
+        # Twilio numbers are configured in its console (or per Messaging Service).
+        for purpose, path in (
+            ("twilio messaging (A message comes in)", "/hooks/twilio/messaging"),
+            ("twilio status callback", "/hooks/twilio/status"),
+            ("twilio voice (A call comes in)", "/hooks/twilio/voice"),
+            ("twilio voice status callback", "/hooks/twilio/voice/status"),
+        ):
+            click.echo(f"{purpose}\tconfigure in Twilio\t{base}{path}")
+
+
 # --- running -----------------------------------------------------------------
 
 
@@ -306,7 +347,8 @@ def worker(burst: bool) -> None:
         rt.dispatcher.queues(), connection=rt.dispatcher.connection, serializer=JSONSerializer
     )
     try:
-        rq_worker.work(burst=burst, logging_level=settings.log_level)
+        # The scheduler moves delayed retries (backoff, rate limits) onto the queues.
+        rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
     finally:
         stop.set()
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bots.base import StatusUpdate
 from intake.db import utcnow
-from intake.models import DeliveryStatus, Message, Ticket, VaultEntry
+from intake.models import DeliveryStatus, Direction, Message, Ticket, User, VaultEntry
+from safeguards import audit
+from safeguards.access import ticket_scope
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +76,58 @@ def apply_status(session: Session, channels: tuple[str, ...], update: StatusUpda
         mark_unreachable(session, ticket.worker_id, message.channel, update.error or "opted out")
     logger.info("message %s is now %s", message.id, message.delivery_status)
     return True
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An outbound message that could not be delivered, as an admin sees it."""
+
+    message_id: uuid.UUID
+    ticket_ref: str
+    channel: str
+    purpose: str
+    attempts: int
+    reason: str | None
+    at: dt.datetime
+
+
+def dead_letters(session: Session, user: User, limit: int = 200) -> list[DeadLetter]:
+    """Failed outbound messages on tickets this user may see, newest first."""
+    rows = session.execute(
+        select(Message, Ticket.ref)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(
+            ticket_scope(user),
+            Message.direction == Direction.OUT.value,
+            Message.delivery_status == DeliveryStatus.FAILED.value,
+        )
+        .order_by(Message.created_at.desc())
+        .limit(limit)
+    )
+    return [
+        DeadLetter(m.id, ref, m.channel, m.purpose, m.attempts, m.failure_reason, m.created_at)
+        for m, ref in rows
+    ]
+
+
+def retry_dead_letter(session: Session, user: User, message_id: uuid.UUID) -> Message:
+    """Queue a failed message again from scratch; the caller enqueues it after commit."""
+    message = session.scalar(
+        select(Message)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(
+            Message.id == message_id,
+            ticket_scope(user),
+            Message.delivery_status == DeliveryStatus.FAILED.value,
+        )
+    )
+    if message is None:
+        raise LookupError(str(message_id))
+    message.delivery_status = DeliveryStatus.QUEUED.value
+    message.attempts = 0
+    message.failure_reason = None
+    message.next_attempt_at = None
+    audit.record(
+        session, actor=f"user:{user.id}", action="message.retry", target=f"message:{message.id}"
+    )
+    return message

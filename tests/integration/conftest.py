@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,13 +217,23 @@ class Desk:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
         return self.client.post("/hooks/telegram", data=as_body(update), headers=headers)
 
-    def work(self) -> None:
-        """Run every queued job, as `voicedesk worker --burst` would."""
+    def work(self, wait_for_scheduled: float = 0.0) -> None:
+        """Run every queued job, as `voicedesk worker --burst` would.
+
+        With wait_for_scheduled, keep going (up to that many seconds) while delayed
+        jobs (retries with backoff) are still waiting for their time.
+        """
         dispatcher = self.rt.dispatcher
         assert isinstance(dispatcher, RQDispatcher)
-        SimpleWorker(
-            dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
-        ).work(burst=True)
+        deadline = time.monotonic() + wait_for_scheduled
+        while True:
+            SimpleWorker(
+                dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
+            ).work(burst=True, with_scheduler=True)
+            waiting = sum(len(queue.scheduled_job_registry) for queue in dispatcher.queues())
+            if not waiting or time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
 
     def sql(self, statement: str, **params: Any) -> list[Any]:
         with self.rt.session() as session:

@@ -27,6 +27,7 @@ class TelegramStub:
     sent_at: list[float] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # file_id -> bytes the bot can download through getFile
     files: dict[str, bytes] = field(default_factory=dict)
     # answers to give first, per method: (HTTP status, body), used up in order
@@ -125,8 +126,10 @@ def start_stub(token: str = "123456:TEST-TOKEN") -> TelegramStub:
                 status, body = _error(404, "Not Found")
             else:
                 method = self.path[len(prefix) :]
+                params = _params(self)
                 stub.calls.append(method)
-                status, body = answer(method, _params(self))
+                stub.requests.append((method, params))
+                status, body = answer(method, params)
             self._reply(status, json.dumps(body).encode(), "application/json")
 
         def _reply(self, status: int, data: bytes, content_type: str) -> None:
