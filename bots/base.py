@@ -117,6 +117,9 @@ class Channel(Protocol):
     def forget_media(self, payload: bytes) -> bytes:
         """Return the payload without provider media URLs, once the media is downloaded."""
 
+    def acknowledge(self, inbound: InboundMessage) -> None:
+        """Tell the provider we took the message in, where it waits for that (a button press)."""
+
     def channel_for(self, payload: bytes) -> str:
         """Name the channel a delivery belongs to (one Twilio hook serves WhatsApp and SMS)."""
 
@@ -164,6 +167,9 @@ class ChannelBase:
     def forget_media(self, payload: bytes) -> bytes:
         """Return the payload without provider media URLs, once the media is downloaded."""
         return payload
+
+    def acknowledge(self, inbound: InboundMessage) -> None:
+        """Tell the provider we took the message in, where it waits for that (a button press)."""
 
     def channel_for(self, payload: bytes) -> str:
         return self.name

@@ -189,6 +189,18 @@ class TelegramChannel(ChannelBase):
             raise _send_error(exc) from exc
         return str(sent.message_id)
 
+    def acknowledge(self, inbound: InboundMessage) -> None:
+        """Stop the spinner on a pressed button (answerCallbackQuery)."""
+        if inbound.provider_message_id.startswith("cb:"):
+            asyncio.run(self._answer_callback(inbound.provider_message_id[3:]))
+
+    async def _answer_callback(self, callback_id: str) -> None:
+        try:
+            async with self._bot() as bot:
+                await bot.answer_callback_query(callback_id)
+        except TelegramError as exc:
+            logger.warning("could not answer a button press: %s", type(exc).__name__)
+
     def set_webhook(self, url: str) -> None:
         """Register our webhook and its secret token with Telegram (`voicedesk webhooks set`)."""
         asyncio.run(self._set_webhook(url))

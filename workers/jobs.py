@@ -98,6 +98,8 @@ def process_envelope(envelope_id: str) -> str:
                 return "done before"
     finally:
         sensitive.clear()
+    if inbound is not None:
+        channel.acknowledge(inbound)
     for reply in replies:
         rt.dispatcher.enqueue("send_outbound", str(reply.id))
     logger.info("envelope %s processed: %s", envelope_id, outcome)

@@ -156,6 +156,8 @@ def test_button_press_on_language_menu_chooses_language(desk, telegram_stub: Tel
     assert desk.post_update(press).status_code == 200
     desk.work()
     assert detect_language(telegram_stub.messages_to(chat)[-1]) == "km"
+    # The button stops spinning: the press was answered.
+    assert ("answerCallbackQuery", {"callback_query_id": "cbq-1"}) in telegram_stub.requests
 
 
 def test_telegram_language_code_is_used_only_when_the_script_says_nothing(
