@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -77,6 +79,17 @@ def _candidate_urls(headers: Mapping[str, str], url: str) -> list[str]:
     return urls
 
 
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """Twilio's HTTP client, keeping the last response so a 429's Retry-After can be read."""
+
+    last_response: TwilioResponse | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> TwilioResponse:
+        self.last_response = None
+        self.last_response = super().request(*args, **kwargs)
+        return self.last_response
+
+
 class TwilioSigned(ChannelBase):
     """What every Twilio callback shares: the signature check."""
 
@@ -88,7 +101,10 @@ class TwilioSigned(ChannelBase):
         signature = headers.get(SIGNATURE_HEADER)
         if not signature:
             raise Forbidden("no Twilio signature")
-        params = form(body)
+        try:
+            params = form(body)
+        except Malformed:
+            raise Forbidden("a body Twilio could not have signed") from None
         if not any(
             self._validator.validate(candidate, params, signature)
             for candidate in _candidate_urls(headers, url)
@@ -96,7 +112,12 @@ class TwilioSigned(ChannelBase):
             raise Forbidden("Twilio signature does not match")
 
     def _client(self) -> Client:
-        client = Client(self._settings.account_sid, self._settings.auth_token)
+        # A hung connection must not hold a worker process: 30 seconds, then retry later.
+        client = Client(
+            self._settings.account_sid,
+            self._settings.auth_token,
+            http_client=_HttpClient(timeout=30),
+        )
         client.api.base_url = self._settings.api_base
         return client
 
@@ -217,11 +238,15 @@ class TwilioMessaging(TwilioSigned):
         try:
             sent = client.messages.create(**request)
         except TwilioRestException as exc:
-            response = client.http_client.last_response
+            http = client.http_client
+            response = http.last_response if isinstance(http, _HttpClient) else None
             headers = dict(response.headers or {}) if response is not None else {}
             raise _rest_error(exc, headers) from exc
         except (TwilioException, requests.RequestException) as exc:
             raise Retryable(f"Twilio unreachable: {type(exc).__name__}") from exc
+        finally:
+            if client.http_client.session is not None:
+                client.http_client.session.close()
         return str(sent.sid)
 
 
@@ -255,7 +280,8 @@ class TwilioVoice(TwilioSigned):
         fields = form(payload)
         call_sid = fields.get("CallSid")
         step = fields.get(VOICE_STEP_FIELD)
-        if not call_sid or not step or not fields.get("From"):
+        # Twilio's recording callback carries no From; every other step does.
+        if not call_sid or not step or (step != "recording" and not fields.get("From")):
             raise Malformed("a Twilio voice callback has a CallSid and a From")
         return f"{call_sid}:{step}:{fields.get('RecordingSid', '')}"
 
@@ -271,7 +297,7 @@ class TwilioVoice(TwilioSigned):
         return InboundMessage(
             channel=self.name,
             provider_message_id=self.envelope_key(payload),
-            address=fields["From"],
+            address=fields.get("From", ""),
             kind="call",
             media=media,
             call=CallEvent(

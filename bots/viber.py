@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -34,8 +35,12 @@ _KINDS = {"text": "text", "picture": "photo", "video": "video", "file": "documen
           "sticker": "sticker", "location": "location", "contact": "contact",
           "url": "text"}  # fmt: skip
 # Viber's send_message status codes: https://developers.viber.com/docs/api/rest-bot-api/
-_NOT_SUBSCRIBED = {5, 6, 7}  # receiver not registered, not subscribed, cannot receive
-_RETRYABLE = {1, 2, 9, 10, 11, 12}  # invalid url... internal error; 12: too many requests
+# 5 receiverNotRegistered, 6 notSubscribed, 11 receiverNoSuitableDevice: the worker.
+_NOT_SUBSCRIBED = {5, 6, 11}
+# 12 tooManyRequests and 13 apiVersionNotSupported-style hiccups: try again later.
+# 7 publicAccountBlocked, 8 publicAccountNotFound, 9 suspended, 10 webhookNotSet and
+# 1, 2, 3 (url, token, data) are ours to fix: permanent, and never the worker's fault.
+_RETRYABLE = {12}
 _STATUS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 
 
@@ -152,6 +157,14 @@ class ViberChannel(ChannelBase):
             language_hint=sender.get("language"),
             media=media,
         )
+
+    def forget_media(self, payload: bytes) -> bytes:
+        data = load_json(payload)
+        message = data.get("message")
+        if isinstance(message, dict):
+            for key in ("media", "thumbnail"):
+                message.pop(key, None)
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
         # Viber media links carry no credentials; never send ours with them.

@@ -114,6 +114,8 @@ def accept(
             raise Malformed("not a delivery status callback")
         reply = None if update else channel.instant_reply(body)
         key = None if update or reply is not None else channel.envelope_key(body)
+        if key is not None:
+            channel.parse(body)  # a payload the worker job could not read is refused now
     except Malformed as exc:
         return error(400, "malformed", str(exc))
     if update is not None:
@@ -163,7 +165,9 @@ def _twiml(xml: str) -> tuple[Response, int]:
     return Response(xml, mimetype="text/xml"), 200
 
 
-def _voice_step(step: str, language: str | None) -> tuple[Response, int] | None:
+def _voice_step(
+    step: str, language: str | None, digits: bool = False
+) -> tuple[Response, int] | None:
     """Verify a voice callback and store it as one step of the call; None when stored.
 
     A caller is on the line: if storage fails the IVR goes on all the same (the
@@ -179,6 +183,8 @@ def _voice_step(step: str, language: str | None) -> tuple[Response, int] | None:
     except Forbidden:
         logger.warning("voice webhook: authenticity check failed")
         return error(403, "forbidden", "the request is not signed by Twilio")
+    if digits:  # read the caller's key press only once the request is proven Twilio's
+        language = ivr.language_of_digit(form(body).get("Digits"))
     stepped = with_step(body, step, language)
     try:
         key = channel.envelope_key(stepped)
@@ -224,11 +230,11 @@ def voice_language() -> tuple[Response, int]:
     hotline = settings().hotline
     if hotline is None:
         return error(404, "channel off", "the hotline is not configured")
-    body = request.get_data(cache=True)
-    language = ivr.language_of_digit(form(body).get("Digits"))
-    failed = _voice_step("language", language)
+    failed = _voice_step("language", None, digits=True)
     if failed is not None:
         return failed
+    body = request.get_data(cache=True)
+    language = ivr.language_of_digit(form(body).get("Digits"))
     return _twiml(
         ivr.connect_or_record(
             hotline, language, utcnow(), form(body).get("To"), **_hotline_urls(language)

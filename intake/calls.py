@@ -13,7 +13,7 @@ from intake import tickets
 from intake.conversation import IntakeKeys, worker_for
 from intake.db import utcnow
 from intake.models import Call, Direction, Message, Task, Ticket, Worker
-from intake.routing import route_ticket
+from intake.routing import route_by_language_once_known, route_ticket
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.vault import remember_address
 
@@ -22,17 +22,24 @@ logger = logging.getLogger(__name__)
 CALL_BACK = "call_back"
 
 
+class CallNotStartedYet(LookupError):
+    """A step without the caller's number came before the call's first step; retry later."""
+
+
 def _call_for(
     session: Session, keys: IntakeKeys, inbound: InboundMessage, call_id: str
 ) -> tuple[Call, Ticket]:
     """Return the call and its ticket, opening both on the first step seen."""
+    call = session.scalar(select(Call).where(Call.provider_call_id == call_id))
+    if call is not None:
+        return call, session.get_one(Ticket, call.ticket_id)
+    if not inbound.address:
+        # Twilio's recording callback names no caller; the call's first step will.
+        raise CallNotStartedYet(call_id)
     worker = worker_for(
         session, pseudonym_for(keys.pepper, inbound.channel, inbound.address), inbound.channel
     )
     remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
-    call = session.scalar(select(Call).where(Call.provider_call_id == call_id))
-    if call is not None:
-        return call, session.get_one(Ticket, call.ticket_id)
     ticket = tickets.open_ticket_of(session, worker)
     if ticket is None:
         ticket = tickets.create_ticket(
@@ -100,8 +107,7 @@ def receive(
     worker = ticket.worker_id
     if event.language:
         call.language = event.language
-        if ticket.language is None:
-            ticket.language = event.language
+        route_by_language_once_known(session, ticket, event.language)
         session.get_one(Worker, worker).language = event.language
     if event.step == "dial_result" and event.answered:
         call.outcome = "answered"

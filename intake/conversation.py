@@ -15,7 +15,7 @@ from intake import tickets
 from intake.db import utcnow
 from intake.delivery import mark_reachable, mark_unreachable
 from intake.models import Direction, Message, Worker
-from intake.routing import route_ticket
+from intake.routing import route_by_language_once_known, route_ticket
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.sealing import KeyRing
 from safeguards.vault import remember_address
@@ -82,7 +82,9 @@ def receive(
     worker.last_inbound_at = utcnow()
     if inbound.event == "opt_out":
         mark_unreachable(session, worker.id, inbound.channel, "opted out")
-    else:
+    elif inbound.event == "opt_in" or inbound.channel != "sms":
+        # Twilio keeps an SMS sender blocked after STOP until START, UNSTOP or YES;
+        # elsewhere a worker who writes can be written to.
         mark_reachable(session, worker.id, inbound.channel)
     if inbound.kind == "event":
         return Received(None, [])  # blocked or unblocked the bot: nothing was said
@@ -110,8 +112,8 @@ def receive(
             route_ticket(session, worker.language),
         )
         logger.info("ticket %s opened for worker %s", ticket.ref, worker.pseudonym)
-    elif ticket.language is None and worker.language:
-        ticket.language = worker.language
+    elif worker.language:
+        route_by_language_once_known(session, ticket, worker.language)
     message = tickets.add_message(
         session,
         keys.content,

@@ -286,6 +286,9 @@ class Attachment(Base):
     data_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
     created_at: Mapped[timestamp]
 
+    # So the unit of work inserts a new message before its attachment.
+    message: Mapped[Message] = relationship(lazy="raise")
+
     def __repr__(self) -> str:
         return f"<Attachment {self.id} {self.kind} {self.size}B>"
 

@@ -131,7 +131,7 @@ def attach(session: Session, ring: KeyRing, message: Message, media: Media | str
     session.add(
         Attachment(
             id=attachment_id,
-            message_id=message.id,
+            message=message,
             kind=media.kind,
             content_type=media.content_type[:100],
             size=len(media.content),

@@ -71,5 +71,6 @@ def install(level: str = "INFO") -> None:
             handler.addFilter(RedactingFilter())
     root.setLevel(level)
     # Libraries that log request URLs or bodies at INFO (the Telegram token sits in its URLs).
-    for noisy in ("httpx", "httpcore", "telegram", "urllib3"):
+    # twilio.http_client logs every request's parameters (a worker's number) at INFO.
+    for noisy in ("httpx", "httpcore", "telegram", "urllib3", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,7 +10,16 @@ import uuid
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from bots.base import Channel, InboundMessage, Media, Outgoing, Permanent, Retryable, Unreachable
+from bots.base import (
+    Channel,
+    InboundMessage,
+    Malformed,
+    Media,
+    Outgoing,
+    Permanent,
+    Retryable,
+    Unreachable,
+)
 from intake import calls, conversation, delivery, tickets
 from intake.db import utcnow
 from intake.envelopes import envelope_binding, open_envelope
@@ -59,7 +68,16 @@ def process_envelope(envelope_id: str) -> str:
             )
             return "channel off"
         payload = open_envelope(envelope, rt.envelope_keys)
-    inbound = channel.parse(payload)
+    try:
+        inbound = channel.parse(payload)
+    except Malformed:
+        # The webhook checks this before storing; an envelope from before that check
+        # is kept as it is (nothing lost) and not tried again.
+        with rt.session() as session:
+            envelope = session.get_one(InboundEnvelope, uuid.UUID(envelope_id))
+            envelope.outcome, envelope.processed_at = "malformed", utcnow()
+            session.commit()
+        return "malformed"
     replies: list[Message] = []
     try:
         if inbound is not None:
@@ -109,7 +127,8 @@ def process_envelope(envelope_id: str) -> str:
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     """How long to wait before attempt+1: the provider's word, or exponential with jitter."""
     if retry_after is not None:
-        return retry_after + random.uniform(0, 1)  # noqa: S311 - jitter, not secrecy
+        # Honour the provider, within our own ceiling.
+        return min(retry_after, BACKOFF_CAP_SECONDS) + random.uniform(0, 1)  # noqa: S311
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -69,11 +70,12 @@ class RQDispatcher:
 
     def enqueue_in(self, seconds: float, job: str, item_id: str) -> bool:
         try:
+            # A job id of its own: the run that scheduled it still holds the plain one.
             self._queues[QUEUES[job]].enqueue_in(
                 dt.timedelta(seconds=seconds),
                 f"workers.jobs.{job}",
                 item_id,
-                job_id=f"{job}-{item_id}",
+                job_id=f"{job}-{item_id}-{uuid.uuid4().hex[:8]}",
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
             )
