@@ -14,7 +14,7 @@ from bots.registry import build_channels
 from intake.db import make_engine, make_sessionmaker
 from intake.settings import Settings
 from safeguards import keys as keyfiles
-from translations.i18n import translations_for
+from translations.i18n import CONSOLE_DOMAIN, translations_for
 from workers.queue import Dispatcher, RQDispatcher
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
     csrf.init_app(app)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: translations_for(g.get("ui_language")).gettext(message),
-        lambda singular, plural, n: translations_for(g.get("ui_language")).ngettext(
+        lambda message: translations_for(g.get("ui_language"), CONSOLE_DOMAIN).gettext(message),
+        lambda singular, plural, n: translations_for(g.get("ui_language"), CONSOLE_DOMAIN).ngettext(
             singular, plural, n
         ),
         newstyle=True,

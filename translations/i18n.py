@@ -20,21 +20,26 @@ from translations.scripts import WORKER_LANGUAGES
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 UI_LANGUAGES = ("en", *WORKER_LANGUAGES)
+# Two catalogs: what workers read ("messages": the bot, the IVR) and what staff read
+# ("console"). Translators of each need different care, so they are kept apart.
 DOMAIN = "messages"
+CONSOLE_DOMAIN = "console"
 
 
 @functools.cache
-def translations_for(language: str | None) -> NullTranslations:
+def translations_for(language: str | None, domain: str = DOMAIN) -> NullTranslations:
     """Return the catalog for a language (English source strings if there is none)."""
     if language not in UI_LANGUAGES or language == "en":
         return NullTranslations()
-    path = LOCALE_DIR / str(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = LOCALE_DIR / str(language) / "LC_MESSAGES" / f"{domain}.po"
+    if not path.exists():
+        return NullTranslations()
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=language)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    return Translations(fp=buffer, domain=domain)
 
 
 def gettext(language: str | None, message: str) -> str:
