@@ -14,17 +14,21 @@ from bots.base import InboundMessage
 from intake import tickets
 from intake.db import utcnow
 from intake.delivery import mark_reachable, mark_unreachable
-from intake.models import Direction, Message, Worker
+from intake.models import Direction, Message, Ticket, Worker
 from intake.routing import route_by_language_once_known, route_ticket
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.sealing import KeyRing
 from safeguards.vault import remember_address
 from translations import prompts
 from translations.scripts import WORKER_LANGUAGES, detect_language, normalise_text, parse_number
+from translations.words import command_of, yes_or_no
 
 logger = logging.getLogger(__name__)
 
 AWAITING_LANGUAGE = "language"
+AWAITING_ERASE = "erase"
+# The purpose of the bot's last message before erasure: the send job erases after it.
+ERASE = "erase"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def receive(
 
     text = normalise_text(inbound.text) if inbound.text else None
     detected = detect_language(text)
+    awaiting = worker.awaiting
     chosen = _chosen_language(worker, text)
     language_was_known = worker.language is not None
     if chosen:
@@ -98,7 +103,7 @@ def receive(
     elif worker.language is None:
         hint = (inbound.language_hint or "")[:2].lower()
         worker.language = detected or (hint if hint in WORKER_LANGUAGES else None)
-    if worker.language is not None:
+    if awaiting == AWAITING_LANGUAGE and worker.language is not None:
         worker.awaiting = None
 
     ticket = tickets.open_ticket_of(session, worker)
@@ -129,23 +134,58 @@ def receive(
     if inbound.event == "opt_out":
         return Received(message, [])
 
-    language = worker.language
-    if language is None:
-        worker.awaiting = AWAITING_LANGUAGE
-        prompt, options = prompts.language_menu()
-        reply = (prompt, options)
-    elif is_new or not language_was_known:
-        # The first answer the worker can read: the reference and the privacy note.
-        reply = (prompts.acknowledgement(language, ticket.ref), ())
-    else:
-        reply = (prompts.added_to_case(language, ticket.ref), ())
+    text_out, options, purpose = _reply(
+        session, worker, ticket, text, awaiting, chosen, is_new, language_was_known
+    )
     outbound = tickets.add_message(
         session,
         keys.content,
         ticket,
         direction=Direction.OUT,
-        text=reply[0],
-        language=language,
-        options=reply[1],
+        text=text_out,
+        language=worker.language,
+        options=options,
+        purpose=purpose,
     )
     return Received(message, [outbound])
+
+
+def _reply(
+    session: Session,
+    worker: Worker,
+    ticket: Ticket,
+    text: str | None,
+    awaiting: str | None,
+    chosen: str | None,
+    is_new: bool,
+    language_was_known: bool,
+) -> tuple[str, tuple[str, ...], str]:
+    """What the bot answers: text, options, and purpose ("erase" erases once it is sent)."""
+    language = worker.language
+    command = command_of(text)
+    if awaiting == AWAITING_ERASE:
+        worker.awaiting = None
+        answer = yes_or_no(text)
+        if answer is True:
+            return prompts.erased(language), (), ERASE
+        if answer is False:
+            return prompts.nothing_erased(language), (), "reply"
+    if language is None or command == "language":
+        worker.awaiting = AWAITING_LANGUAGE
+        prompt, options = prompts.language_menu()
+        return prompt, options, "reply"
+    if command == "help":
+        return prompts.help_text(language), (), "reply"
+    if command == "person":
+        ticket.person_requested_at = utcnow()
+        return prompts.person_requested(language), (), "reply"
+    if command == "erase":
+        worker.awaiting = AWAITING_ERASE
+        return prompts.erase_question(language), prompts.yes_no_options(language), "reply"
+    if chosen and language_was_known:
+        ticket.language = chosen  # the worker switched language midway
+        return prompts.language_changed(language), (), "reply"
+    if is_new or not language_was_known:
+        # The first answer the worker can read: the reference and the privacy note.
+        return prompts.acknowledgement(language, ticket.ref), (), "reply"
+    return prompts.added_to_case(language, ticket.ref), (), "reply"

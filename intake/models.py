@@ -141,6 +141,8 @@ class Worker(Base):
     awaiting: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[timestamp]
     last_inbound_at: Mapped[dt.datetime | None]
+    # Set when the worker asked us to erase their data and we did.
+    erased_at: Mapped[dt.datetime | None]
 
     def __repr__(self) -> str:
         return f"<Worker {self.pseudonym}>"
@@ -218,6 +220,8 @@ class Ticket(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workers.id"))
     urgent: Mapped[bool] = mapped_column(default=False)
+    # The worker asked to talk to a person: a flag in the queue until staff answer.
+    person_requested_at: Mapped[dt.datetime | None]
     created_at: Mapped[timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -88,6 +88,7 @@ def add_message(
     provider_message_id: str | None = None,
     options: tuple[str, ...] = (),
     author_user_id: int | None = None,
+    purpose: str = "reply",
 ) -> Message:
     """Append a message to a ticket, its text sealed to this row."""
     message_id = uuid.uuid4()
@@ -102,6 +103,7 @@ def add_message(
         envelope_id=envelope_id,
         provider_message_id=provider_message_id,
         options=list(options),
+        purpose=purpose,
         delivery_status=(
             DeliveryStatus.RECEIVED.value
             if direction is Direction.IN

@@ -5,6 +5,7 @@ from __future__ import annotations
 from translations.i18n import gettext as _t
 from translations.i18n import language_name
 from translations.scripts import WORKER_LANGUAGES
+from translations.words import COMMANDS
 
 # The order of the language menu; a worker answers with the number.
 MENU_LANGUAGES = (*WORKER_LANGUAGES, "en")
@@ -45,3 +46,55 @@ def language_menu() -> tuple[str, tuple[str, ...]]:
         for language in MENU_LANGUAGES
     )
     return prompt, tuple(language_name(language) for language in MENU_LANGUAGES)
+
+
+def yes_no_options(language: str | None) -> tuple[str, str]:
+    # TRANSLATORS: the two buttons of a yes/no question; very short.
+    return _t(language, "Yes"), _t(language, "No")
+
+
+def language_changed(language: str | None) -> str:
+    # TRANSLATORS: after the worker picks a new language in the middle of a conversation.
+    return _t(language, "OK. We will write to you in this language.")
+
+
+def person_requested(language: str | None) -> str:
+    # TRANSLATORS: the worker asked to talk to a person (not the bot).
+    return _t(language, "A person from our team will answer you here soon.")
+
+
+def erase_question(language: str | None) -> str:
+    # TRANSLATORS: the worker asked to erase their data; we ask once more before we do it.
+    return _t(
+        language,
+        "Do you want us to erase your messages and your phone number? "
+        "We cannot undo this. Answer 1 for yes or 2 for no.",
+    )
+
+
+def erased(language: str | None) -> str:
+    # TRANSLATORS: last message before the worker's data is erased.
+    return _t(language, "We erased your messages and your number. You can write again any time.")
+
+
+def nothing_erased(language: str | None) -> str:
+    # TRANSLATORS: the worker answered no to the erase question.
+    return _t(language, "Nothing was erased.")
+
+
+def help_text(language: str | None) -> str:
+    """What the worker can do, with the words to send in their own language."""
+    words = {command: COMMANDS[command].get(language or "en", COMMANDS[command]["en"])[0]
+             for command in ("language", "person", "erase")}  # fmt: skip
+    return "\n".join(
+        [
+            # TRANSLATORS: help, first line.
+            _t(language, "Write your problem in your own words. A caseworker will answer."),
+            # TRANSLATORS: help; %(word)s is the word to send, already in the worker's language.
+            _t(language, "To change the language, send: %(word)s") % {"word": words["language"]},
+            # TRANSLATORS: help; %(word)s is the word to send.
+            _t(language, "To talk to a person, send: %(word)s") % {"word": words["person"]},
+            # TRANSLATORS: help; %(word)s is the word to send.
+            _t(language, "To erase your data, send: %(word)s") % {"word": words["erase"]},
+        ]
+    )

@@ -21,8 +21,10 @@ from bots.base import (
     Unreachable,
 )
 from intake import calls, conversation, delivery, tickets
+from intake.conversation import ERASE
 from intake.db import utcnow
 from intake.envelopes import envelope_binding, open_envelope
+from intake.erasure import erase_worker
 from intake.models import DeliveryStatus, InboundEnvelope, Message, Ticket, Worker
 from safeguards.redaction import sensitive
 from safeguards.vault import address_for
@@ -161,6 +163,8 @@ def send_outbound(message_id: str) -> str:
             message.delivery_status = DeliveryStatus.FAILED.value
             message.failure_reason = reason[:300]
             message.next_attempt_at = None
+            if message.purpose == ERASE:
+                erase_worker(session, rt.envelope_keys, worker)  # goodbye or not, erase
             session.commit()
             logger.warning("message %s failed: %s", message_id, reason)
             return "failed"
@@ -224,6 +228,8 @@ def send_outbound(message_id: str) -> str:
         message.failure_reason = None
         message.next_attempt_at = None
         message.sent_at = utcnow()
+        if message.purpose == ERASE:
+            erase_worker(session, rt.envelope_keys, worker)  # the goodbye is out: erase now
         session.commit()
     logger.info("message %s sent to worker %s", message_id, worker.pseudonym)
     return "sent"
