@@ -70,7 +70,9 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         newstyle=True,
     )
 
-    from console import api, auth, health, hooks, outbox, simulator, tickets
+    from console import api, auth, health, hooks, i18n, outbox, simulator, tickets
+
+    i18n.init_app(app)
 
     for module in (auth, tickets, hooks, simulator, outbox, api, health):
         app.register_blueprint(module.blueprint)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    after_this_request,
     current_app,
     flash,
     g,
@@ -22,7 +23,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField
 from wtforms.validators import DataRequired
 
 from console.context import db
@@ -30,6 +31,7 @@ from console.i18n import _
 from intake.models import User
 from safeguards import audit
 from safeguards.passwords import DUMMY_HASH, check_password
+from translations.i18n import UI_LANGUAGES
 
 blueprint = Blueprint("auth", __name__)
 
@@ -81,7 +83,20 @@ def _deny_by_default() -> Response | None:
 
 @blueprint.before_app_request
 def _ui_language() -> None:
-    g.ui_language = "en"
+    if request.endpoint == "static":
+        return  # a font or a stylesheet reads the same in every language
+    chosen = session.get("ui_language")
+    if chosen in UI_LANGUAGES:
+        g.ui_language = chosen
+        return
+    # Not chosen yet: the browser's preference among ours, else English.
+    g.ui_language = request.accept_languages.best_match(UI_LANGUAGES, default="en")
+    after_this_request(_vary_on_accept_language)
+
+
+def _vary_on_accept_language(response: Response) -> Response:
+    response.vary.add("Accept-Language")
+    return response
 
 
 def safe_next(target: str | None) -> str:
@@ -114,7 +129,9 @@ def login() -> str | Response:
         if check_password(user.password_hash if user else DUMMY_HASH, form.password.data) and (
             user is not None and user.active
         ):
-            session.clear()  # a new session at sign-in: nothing carries over
+            language = session.get("ui_language")
+            session.clear()  # a new session at sign-in: nothing carries over…
+            _keep_ui_language(language)  # …but the language the login page was read in
             session["user_id"] = user.id
             session.permanent = False
             audit.record(db(), actor=f"user:{user.id}", action="auth.login", target=None)
@@ -127,5 +144,28 @@ def login() -> str | Response:
 @blueprint.post("/logout")
 @roles("admin", "supervisor", "caseworker", "hotline", "partner")
 def logout() -> Response:
+    language = session.get("ui_language")
     session.clear()
+    _keep_ui_language(language)
     return redirect(url_for("auth.login"))
+
+
+def _keep_ui_language(language: object) -> None:
+    if language in UI_LANGUAGES:
+        session["ui_language"] = language
+
+
+class UiLanguageForm(FlaskForm):  # type: ignore[misc]
+    language = SelectField(choices=list(UI_LANGUAGES), validate_choice=True)
+    next = HiddenField()
+
+
+@blueprint.post("/ui-language")
+@public  # the sign-in page offers it too; it only sets a preference in the session
+def ui_language() -> Response:
+    """Remember the interface language the user picked, then go back where they were."""
+    form = UiLanguageForm()
+    if form.validate_on_submit():
+        session["ui_language"] = form.language.data
+    # An unknown language is ignored; either way, back to a page of this site only.
+    return redirect(safe_next(form.next.data))
