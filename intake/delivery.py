@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from bots.base import StatusUpdate
 from intake.db import utcnow
-from intake.models import DeliveryStatus, Direction, Message, Ticket, User, VaultEntry
+from intake.models import DeliveryStatus, Direction, Message, Ticket, User
 from safeguards import audit
 from safeguards.access import ticket_scope
+from safeguards.vault import vault_entry
 
 logger = logging.getLogger(__name__)
 
@@ -28,29 +29,23 @@ _RANK = {
 }
 
 
-def _vault_entry(session: Session, worker_id: uuid.UUID, channel: str) -> VaultEntry | None:
-    return session.scalar(
-        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
-    )
-
-
 def mark_unreachable(session: Session, worker_id: uuid.UUID, channel: str, reason: str) -> None:
     """Record that the worker cannot be reached on this channel; sends stop there."""
-    entry = _vault_entry(session, worker_id, channel)
+    entry = vault_entry(session, worker_id, channel)
     if entry is not None and entry.unreachable_at is None:
         entry.unreachable_at = utcnow()
         entry.unreachable_reason = reason[:64]
 
 
 def mark_reachable(session: Session, worker_id: uuid.UUID, channel: str) -> None:
-    entry = _vault_entry(session, worker_id, channel)
+    entry = vault_entry(session, worker_id, channel)
     if entry is not None:
         entry.unreachable_at = None
         entry.unreachable_reason = None
 
 
 def unreachable_reason(session: Session, worker_id: uuid.UUID, channel: str) -> str | None:
-    entry = _vault_entry(session, worker_id, channel)
+    entry = vault_entry(session, worker_id, channel)
     if entry is None or entry.unreachable_at is None:
         return None
     return entry.unreachable_reason or "unreachable"

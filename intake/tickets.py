@@ -7,7 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -237,6 +237,16 @@ class ThreadMessage:
     attachments: tuple[AttachmentInfo, ...] = ()
 
 
+def _message_count() -> ScalarSelect[int]:
+    """How many messages a ticket has, as a column of a ticket query."""
+    return (
+        select(func.count(Message.id))
+        .where(Message.ticket_id == Ticket.id)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+
+
 def list_tickets(
     session: Session,
     user: User,
@@ -245,13 +255,7 @@ def list_tickets(
     before: tuple[dt.datetime, int] | None = None,
 ) -> list[TicketSummary]:
     """Return the tickets this user may see, newest first (keyset pagination by `before`)."""
-    counts = (
-        select(func.count(Message.id))
-        .where(Message.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-    query = select(Ticket, counts).where(ticket_scope(user))
+    query = select(Ticket, _message_count()).where(ticket_scope(user))
     if filters.status:
         query = query.where(Ticket.status == filters.status)
     if filters.language:
@@ -271,9 +275,8 @@ def list_tickets(
 
 def get_ticket(session: Session, user: User, ref: str) -> TicketSummary:
     """Return one ticket this user may see, or raise TicketNotFound."""
-    counts = select(func.count(Message.id)).where(Message.ticket_id == Ticket.id).scalar_subquery()
     row = session.execute(
-        select(Ticket, counts).where(Ticket.ref == ref, ticket_scope(user))
+        select(Ticket, _message_count()).where(Ticket.ref == ref, ticket_scope(user))
     ).first()
     if row is None:
         raise TicketNotFound(ref)

@@ -16,13 +16,18 @@ def _aad(entry_id: uuid.UUID) -> bytes:
     return binding("vault_entries", "address_sealed", entry_id)
 
 
+def vault_entry(session: Session, worker_id: uuid.UUID, channel: str) -> VaultEntry | None:
+    """The worker's vault entry for one channel, if there is one."""
+    return session.scalar(
+        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
+    )
+
+
 def remember_address(
     session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str, address: str
 ) -> None:
     """Keep the worker's address for this channel (the only way to write back to them)."""
-    entry = session.scalar(
-        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
-    )
+    entry = vault_entry(session, worker_id, channel)
     if entry is not None:
         return
     entry_id = uuid.uuid4()
@@ -39,9 +44,7 @@ def remember_address(
 
 def address_for(session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str) -> str | None:
     """Open the worker's address on a channel, or None if the vault has none."""
-    entry = session.scalar(
-        select(VaultEntry).where(VaultEntry.worker_id == worker_id, VaultEntry.channel == channel)
-    )
+    entry = vault_entry(session, worker_id, channel)
     if entry is None:
         return None
     return ring.open_text(entry.address_sealed, _aad(entry.id))
