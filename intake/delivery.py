@@ -14,7 +14,7 @@ from bots.base import StatusUpdate
 from intake.db import utcnow
 from intake.models import DeliveryStatus, Direction, Message, Ticket, User
 from safeguards import audit
-from safeguards.access import ticket_scope
+from safeguards.access import workable_tickets
 from safeguards.vault import vault_entry
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def dead_letters(session: Session, user: User, limit: int = 200) -> list[DeadLet
         select(Message, Ticket.ref)
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(
-            ticket_scope(user),
+            workable_tickets(user),
             Message.direction == Direction.OUT.value,
             Message.delivery_status == DeliveryStatus.FAILED.value,
         )
@@ -112,7 +112,7 @@ def retry_dead_letter(session: Session, user: User, message_id: uuid.UUID) -> Me
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(
             Message.id == message_id,
-            ticket_scope(user),
+            workable_tickets(user),
             Message.delivery_status == DeliveryStatus.FAILED.value,
         )
     )

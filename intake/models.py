@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -103,6 +104,12 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[timestamp]
+    password_changed_at: Mapped[dt.datetime | None]
+    # Two-factor: the TOTP secret sealed under the content ring, and the last time step
+    # used, so a code seen once (over a shoulder, in a proxy log) never works again.
+    totp_secret_sealed: Mapped[Sealed | None] = mapped_column(SealedBytes())
+    totp_enrolled_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger())
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -210,6 +217,17 @@ class Ticket(Base):
         CheckConstraint(f"status IN ({_values(TicketStatus)})", name="status"),
         Index("ix_tickets_org_queue", "organisation_id", "status", "created_at", "id"),
         Index("ix_tickets_worker_open", "worker_id", "status"),
+        # The triage queue: open tickets of one organisation, urgent first, then oldest.
+        Index(
+            "ix_tickets_open_queue",
+            "organisation_id",
+            text("urgent DESC"),
+            "created_at",
+            "id",
+            postgresql_where=text("status <> 'closed'"),
+            sqlite_where=text("status <> 'closed'"),
+        ),
+        Index("ix_tickets_assignee", "assignee_id", "status"),
     )
 
     id: Mapped[intpk]
@@ -222,8 +240,14 @@ class Ticket(Base):
     urgent: Mapped[bool] = mapped_column(default=False)
     # The worker asked to talk to a person: a flag in the queue until staff answer.
     person_requested_at: Mapped[dt.datetime | None]
+    # When forced-labour or trafficking indicators were identified: the 72-hour clock.
+    urgent_since: Mapped[dt.datetime | None]
+    # Where the worker is, as far as we know (ISO 3166 alpha-2), for routing and reports.
+    country: Mapped[str | None] = mapped_column(String(2))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[dt.datetime | None]
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     messages: Mapped[list[Message]] = relationship(
@@ -362,3 +386,193 @@ class SimulatorLine(Base):
     direction: Mapped[str] = mapped_column(String(3))
     text_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
     created_at: Mapped[timestamp]
+
+
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code, kept as the SHA-256 of a random secret."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[timestamp]
+    used_at: Mapped[dt.datetime | None]
+
+
+class StaffSession(Base):
+    """A signed-in console session; the cookie holds a secret whose SHA-256 is the id.
+
+    Server-side, so signing out, an idle timeout or a password change ends it for
+    good: a copied cookie stops working, which a signed cookie alone cannot promise.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[timestamp]
+    last_seen_at: Mapped[timestamp]
+    ended_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<StaffSession user={self.user_id}>"
+
+
+class Category(Base):
+    """One entry of the issue taxonomy (ILO indicators and the network's work areas)."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    # ilo, recruitment, conditions, relations, living, information
+    group: Mapped[str] = mapped_column(String(24))
+    # English name; the seeded ones are translated through the console catalog.
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<Category {self.code}>"
+
+
+class TicketCategory(Base):
+    __tablename__ = "ticket_categories"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id"), primary_key=True, index=True
+    )
+
+
+class BusinessKind(enum.StrEnum):
+    BRAND = "brand"
+    SUPPLIER = "supplier"
+    AGENCY = "agency"
+
+
+class Business(Base):
+    """A brand, a supplier or employer, or a recruitment agency: never a worker."""
+
+    __tablename__ = "businesses"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(BusinessKind)})", name="kind"),
+        UniqueConstraint("name", "kind", name="uq_businesses_name_kind"),
+    )
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str | None] = mapped_column(String(2))
+    sector: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<Business {self.id} {self.kind} {self.name!r}>"
+
+
+class SupplyLink(Base):
+    """A brand buys from a supplier: how a brand's indicators find their tickets."""
+
+    __tablename__ = "supply_links"
+
+    brand_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True
+    )
+    supplier_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TicketBusiness(Base):
+    __tablename__ = "ticket_businesses"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id"), primary_key=True, index=True
+    )
+
+
+class Note(Base):
+    """An internal note on a ticket, sealed; never sent to the worker."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_ticket_time", "ticket_id", "created_at"),)
+
+    id: Mapped[uuidpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    author_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<Note {self.id}>"
+
+
+class RoutingRule(Base):
+    """New tickets that match every criterion set here go to this organisation's queue.
+
+    Rules are tried by position; a rule with no criterion is the fallback.
+    """
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[intpk]
+    position: Mapped[int] = mapped_column(default=0)
+    language: Mapped[str | None] = mapped_column(String(8))
+    country: Mapped[str | None] = mapped_column(String(2))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<RoutingRule {self.id} -> {self.organisation_id}>"
+
+
+class ReferralStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Referral(Base):
+    """A ticket offered to another organisation, with the worker's consent on record."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(ReferralStatus)})", name="status"),
+        Index("ix_referrals_to_org", "to_organisation_id", "status"),
+        Index("ix_referrals_ticket", "ticket_id", "status"),
+    )
+
+    id: Mapped[intpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    from_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    to_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.PENDING.value)
+    # How the worker said yes: in the chat, on a call, in person.
+    consent: Mapped[str] = mapped_column(String(16))
+    # Why, for the receiving organisation; sealed like every other free text.
+    reason_sealed: Mapped[Sealed | None] = mapped_column(SealedBytes())
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[timestamp]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+
+    ticket: Mapped[Ticket] = relationship(lazy="joined")
+    from_organisation: Mapped[Organisation] = relationship(
+        foreign_keys=[from_organisation_id], lazy="joined"
+    )
+    to_organisation: Mapped[Organisation] = relationship(
+        foreign_keys=[to_organisation_id], lazy="joined"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Referral {self.id} {self.status}>"

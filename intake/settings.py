@@ -170,6 +170,13 @@ class Settings:
     sweep_interval_seconds: int = 30
     log_level: str = "INFO"
     testing: bool = False
+    # The console's sign-in: idle minutes before a session ends; failed sign-ins allowed
+    # per account and per address in a sliding window (the next one is refused).
+    session_idle_minutes: int = 30
+    login_limit_account: RateLimit = RateLimit(5, 60.0)
+    login_limit_address: RateLimit = RateLimit(20, 60.0)
+    # Where a number typed without a country code is from (hotline call logging).
+    default_region: str = "TH"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -251,6 +258,8 @@ class Settings:
             sweep_after_seconds=_int(env, "VOICEDESK_SWEEP_AFTER", 60),
             sweep_interval_seconds=_int(env, "VOICEDESK_SWEEP_INTERVAL", 30),
             log_level=env.get("VOICEDESK_LOG_LEVEL") or "INFO",
+            session_idle_minutes=_int(env, "VOICEDESK_SESSION_IDLE_MINUTES", 30),
+            default_region=(env.get("VOICEDESK_DEFAULT_REGION") or "TH").upper(),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -26,7 +26,7 @@ from intake.models import (
     Worker,
 )
 from safeguards import audit
-from safeguards.access import ticket_scope
+from safeguards.access import visible_tickets
 from safeguards.sealing import KeyRing, binding
 
 # No 0/O, 1/I/L: a worker reads the reference aloud or copies it by hand.
@@ -255,7 +255,7 @@ def list_tickets(
     before: tuple[dt.datetime, int] | None = None,
 ) -> list[TicketSummary]:
     """Return the tickets this user may see, newest first (keyset pagination by `before`)."""
-    query = select(Ticket, _message_count()).where(ticket_scope(user))
+    query = select(Ticket, _message_count()).where(visible_tickets(user))
     if filters.status:
         query = query.where(Ticket.status == filters.status)
     if filters.language:
@@ -276,7 +276,7 @@ def list_tickets(
 def get_ticket(session: Session, user: User, ref: str) -> TicketSummary:
     """Return one ticket this user may see, or raise TicketNotFound."""
     row = session.execute(
-        select(Ticket, _message_count()).where(Ticket.ref == ref, ticket_scope(user))
+        select(Ticket, _message_count()).where(Ticket.ref == ref, visible_tickets(user))
     ).first()
     if row is None:
         raise TicketNotFound(ref)

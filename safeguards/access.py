@@ -1,19 +1,80 @@
-"""Who may see what: the one place every ticket query is scoped."""
+"""Who may see and do what: the one place the console and the JSON API ask.
+
+Two questions, answered here and nowhere else:
+- which tickets a user may see (`visible_tickets`) or change (`workable_tickets`), as
+  SQL conditions every ticket query carries;
+- which actions a role may take (`may`), from the table below, which mirrors the
+  roles in DESIGN.md.
+
+A partner (brand, supplier) sees no ticket at all, only indicators.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
-from intake.models import Role, Ticket, User
+from intake.models import Referral, ReferralStatus, Role, Ticket, User
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.HOTLINE})
+_CASEWORK = frozenset({Role.SUPERVISOR, Role.CASEWORKER})
+
+# action -> the roles that may take it. Scope (which tickets) is a separate question.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "tickets.read": STAFF_ROLES,  # opening text writes an audit entry, whoever reads it
+    "tickets.note": STAFF_ROLES,
+    "tickets.reply": _CASEWORK,
+    "tickets.triage": _CASEWORK | {Role.HOTLINE},  # categories, urgency, businesses
+    "tickets.status": _CASEWORK,
+    "tickets.take": _CASEWORK,  # assign to oneself
+    "tickets.assign": frozenset({Role.SUPERVISOR}),  # assign to anyone, in bulk
+    "tickets.reroute": frozenset({Role.SUPERVISOR}),
+    "tickets.refer": _CASEWORK,
+    "referrals.decide": _CASEWORK,
+    "calls.log": _CASEWORK | {Role.HOTLINE},
+    "directory.edit": frozenset({Role.ADMIN, Role.SUPERVISOR}),
+    "routing.edit": frozenset({Role.ADMIN}),
+    "taxonomy.edit": frozenset({Role.ADMIN}),
+    "audit.read": frozenset({Role.ADMIN, Role.SUPERVISOR}),
+    "audit.read_all": frozenset({Role.ADMIN}),
+}
 
 
-def ticket_scope(user: User) -> ColumnElement[bool]:
-    """Return the condition a ticket must meet for this user to see it at all.
+def may(user: User | None, action: str) -> bool:
+    """Whether this user's role allows the action at all (unknown actions: never)."""
+    if user is None or not user.active:
+        return False
+    return user.role in PERMISSIONS.get(action, frozenset())
 
-    Staff see their own organisation's tickets; a partner (brand, supplier) sees none.
-    """
+
+def roles_for(action: str) -> frozenset[Role]:
+    return PERMISSIONS[action]
+
+
+def workable_tickets(user: User) -> ColumnElement[bool]:
+    """Tickets this user may change: those in their own organisation's queue."""
     if not user.active or user.role not in STAFF_ROLES:
         return false()
     return Ticket.organisation_id == user.organisation_id
+
+
+def visible_tickets(user: User) -> ColumnElement[bool]:
+    """Tickets this user may open: their organisation's, and those it referred away.
+
+    A referral accepted elsewhere leaves the sender a read-only view of the case it
+    handed over; a pending referral shows the receiver only the referral, not the case.
+    """
+    if not user.active or user.role not in STAFF_ROLES:
+        return false()
+    referred_away = exists(
+        select(Referral.id).where(
+            Referral.ticket_id == Ticket.id,
+            Referral.from_organisation_id == user.organisation_id,
+            Referral.status == ReferralStatus.ACCEPTED.value,
+        )
+    )
+    return or_(Ticket.organisation_id == user.organisation_id, and_(referred_away))
+
+
+def can_work(user: User, ticket: Ticket) -> bool:
+    """Whether this user may change this (already visible) ticket."""
+    return user.active and user.role in STAFF_ROLES and ticket.organisation_id == user.organisation_id

@@ -42,6 +42,11 @@ def translations_for(language: str | None, domain: str = DOMAIN) -> NullTranslat
     return Translations(fp=buffer, domain=domain)
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's own name for this marker
+    """Mark a string for the console catalog where it is defined; it is translated where shown."""
+    return message
+
+
 def gettext(language: str | None, message: str) -> str:
     return translations_for(language).gettext(message)
 
