@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from dataclasses import asdict, dataclass, field
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bots.base import InboundMessage, Media
-from intake import tickets
+from intake import tickets, triage
 from intake.conversation import IntakeKeys, worker_for
 from intake.db import utcnow
-from intake.models import Call, Direction, Message, Task, Ticket, Worker
-from intake.routing import route_by_language_once_known, route_ticket
+from intake.models import Call, Direction, Message, Task, Ticket, User, Worker
+from intake.routing import country_of_address, route_by_language_once_known, route_ticket
+from safeguards import audit
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.vault import remember_address
 
@@ -42,13 +46,15 @@ def _call_for(
     remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
     ticket = tickets.open_ticket_of(session, worker)
     if ticket is None:
+        country = country_of_address(inbound.channel, inbound.address)
         ticket = tickets.create_ticket(
             session,
             worker,
             inbound.channel,
             worker.language,
-            route_ticket(session, worker.language),
+            route_ticket(session, worker.language, country=country, channel=inbound.channel),
         )
+        ticket.country = country
     call = Call(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
@@ -137,3 +143,122 @@ def _close_call_back(session: Session, ticket: Ticket) -> None:
         )
     ):
         task.done_at = utcnow()
+
+
+# --- calls logged by hand in the console --------------------------------------------
+#
+# Staff on the phone type the caller's number into a form. The console holds neither
+# the pepper nor the vault keys, so it seals the whole form into an inbound envelope,
+# exactly as a webhook does, and a worker process pseudonymises, vaults and files it.
+
+CALL_LOG_CHANNEL = "call_log"
+MAX_SUMMARY = 10_000
+
+
+class BadNumber(ValueError):
+    """The typed phone number is not a number any country dials."""
+
+
+def normalise_number(typed: str, default_region: str) -> str:
+    """The caller's number in E.164, as Twilio reports it for an IVR call (+66812345678)."""
+    try:
+        number = phonenumbers.parse(typed, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadNumber(str(exc)) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise BadNumber("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """What the call-logging form holds; travels only inside a sealed envelope."""
+
+    user_id: int
+    number: str | None = field(repr=False)  # E.164, or None for an anonymous caller
+    language: str | None
+    duration_seconds: int | None
+    summary: str = field(repr=False)
+    category_ids: tuple[int, ...] = ()
+    urgent: bool = False
+
+    def to_payload(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> CallLog:
+        fields = json.loads(payload)
+        fields["category_ids"] = tuple(fields.get("category_ids") or ())
+        return cls(**fields)
+
+
+def log_call(session: Session, keys: IntakeKeys, envelope_id: uuid.UUID, log: CallLog) -> Ticket:
+    """File a call logged by staff: the caller's open ticket in their queue, or a new one.
+
+    A caller's open ticket in another organisation is left alone: saying it exists
+    would tell this organisation that the caller went elsewhere.
+    """
+    user = session.get_one(User, log.user_id)
+    country = None
+    if log.number:
+        worker = worker_for(session, pseudonym_for(keys.pepper, "voice", log.number), "voice")
+        remember_address(session, keys.vault, worker.id, "voice", log.number)
+        country = country_of_address("voice", log.number)
+    else:
+        # Anonymous: a worker of its own, whom nobody can write to or recognise again.
+        worker = worker_for(session, f"A{uuid.uuid4().hex[:20].upper()}", "voice")
+    if log.language and worker.language is None:
+        worker.language = log.language
+    ticket = tickets.open_ticket_of(session, worker)
+    if ticket is None or ticket.organisation_id != user.organisation_id:
+        ticket = tickets.create_ticket(session, worker, "voice", log.language, user.organisation_id)
+        ticket.country = country
+    elif ticket.language is None and log.language:
+        ticket.language = log.language
+    session.add(
+        Call(
+            id=uuid.uuid4(),
+            ticket_id=ticket.id,
+            provider_call_id=f"log:{envelope_id}",
+            language=log.language,
+            outcome="answered",
+            duration_seconds=log.duration_seconds,
+            started_at=utcnow(),
+            ended_at=utcnow(),
+        )
+    )
+    tickets.add_message(
+        session,
+        keys.content,
+        ticket,
+        direction=Direction.IN,
+        text=log.summary,
+        kind="call_log",
+        language=log.language,
+        envelope_id=envelope_id,
+        author_user_id=user.id,
+    )
+    session.flush()
+    existing = {c.id for c in triage.categories_of(session, [ticket.id])[ticket.id]}
+    if log.category_ids and not set(log.category_ids) <= existing:
+        triage.set_categories(session, user, ticket, existing | set(log.category_ids))
+    if log.urgent and not ticket.urgent:
+        triage.set_urgent(session, user, ticket, True)
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="call.logged",
+        target=f"ticket:{ticket.ref}",
+        anonymous=log.number is None,
+    )
+    logger.info("call logged on ticket %s by user %s", ticket.ref, user.id)
+    return ticket
+
+
+def logged_call_ticket(session: Session, user: User, envelope_id: uuid.UUID) -> str | None:
+    """The reference of the ticket a logged call went to, once filed (None until then)."""
+    return session.scalar(
+        select(Ticket.ref)
+        .join(Message, Message.ticket_id == Ticket.id)
+        .where(Message.envelope_id == envelope_id, Message.author_user_id == user.id)
+    )

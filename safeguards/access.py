@@ -12,6 +12,7 @@ A partner (brand, supplier) sees no ticket at all, only indicators.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
 
 from intake.models import Referral, ReferralStatus, Role, Ticket, User
 
@@ -77,4 +78,16 @@ def visible_tickets(user: User) -> ColumnElement[bool]:
 
 def can_work(user: User, ticket: Ticket) -> bool:
     """Whether this user may change this (already visible) ticket."""
-    return user.active and user.role in STAFF_ROLES and ticket.organisation_id == user.organisation_id
+    return (
+        user.active and user.role in STAFF_ROLES and ticket.organisation_id == user.organisation_id
+    )
+
+
+def audit_actors(session: Session, user: User) -> list[str] | None:
+    """Whose audit entries this user may browse: everyone's (admins) or their colleagues'."""
+    if may(user, "audit.read_all"):
+        return None
+    if not may(user, "audit.read"):
+        return []
+    ids = session.scalars(select(User.id).where(User.organisation_id == user.organisation_id))
+    return [f"user:{user_id}" for user_id in ids]

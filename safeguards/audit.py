@@ -78,3 +78,25 @@ def verify_chain(entries: Iterable[AuditEntry]) -> int | None:
 
 def verify_log(session: Session) -> int | None:
     return verify_chain(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def browse(
+    session: Session,
+    actors: Iterable[str] | None,
+    *,
+    action: str | None = None,
+    target: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Entries newest first, by these actors (None: everyone), paged by id."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if actors is not None:
+        query = query.where(AuditEntry.actor.in_(list(actors)))
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+    if target:
+        query = query.where(AuditEntry.target == target)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query))

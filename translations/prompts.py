@@ -98,3 +98,43 @@ def help_text(language: str | None) -> str:
             _t(language, "To erase your data, send: %(word)s") % {"word": words["erase"]},
         ]
     )
+
+
+def saved_replies(language: str | None) -> list[tuple[str, str]]:
+    """Replies a caseworker sends often, in the worker's language: (key, text)."""
+    return [
+        # TRANSLATORS: saved reply a caseworker sends; we are working on the case.
+        ("working", _t(language, "We are working on your case. We will write to you again soon.")),
+        # TRANSLATORS: saved reply; ask where the worker works, promising discretion.
+        (
+            "workplace",
+            _t(
+                language,
+                "Please tell us the name of your workplace and the town. Only our team sees it.",
+            ),
+        ),
+        # TRANSLATORS: saved reply; suggest a phone call to our hotline.
+        (
+            "call",
+            _t(
+                language,
+                "You can call our hotline when it is safe for you. We speak your language.",
+            ),
+        ),
+        # TRANSLATORS: saved reply; keep evidence only if it is safe to do so.
+        (
+            "evidence",
+            _t(
+                language,
+                "If it is safe, keep photos of your contract, pay slips and passport.",
+            ),
+        ),
+        # TRANSLATORS: saved reply for an emergency.
+        (
+            "danger",
+            _t(
+                language,
+                "If you are in danger now, tell us where you are. We will get help quickly.",
+            ),
+        ),
+    ]

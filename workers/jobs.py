@@ -63,6 +63,8 @@ def process_envelope(envelope_id: str) -> str:
         envelope = session.get(InboundEnvelope, uuid.UUID(envelope_id))
         if envelope is None or envelope.processed_at is not None:
             return "done before"
+        if envelope.channel == calls.CALL_LOG_CHANNEL:
+            return _file_logged_call(envelope.id)
         channel = rt.channels.get(envelope.channel)
         if channel is None:
             logger.warning(
@@ -124,6 +126,25 @@ def process_envelope(envelope_id: str) -> str:
         rt.dispatcher.enqueue("send_outbound", str(reply.id))
     logger.info("envelope %s processed: %s", envelope_id, outcome)
     return outcome or ""
+
+
+def _file_logged_call(envelope_id: uuid.UUID) -> str:
+    """File a call staff logged in the console (its envelope holds the form)."""
+    rt = runtime.current()
+    with rt.session() as session:
+        envelope = session.get_one(InboundEnvelope, envelope_id, with_for_update=True)
+        if envelope.processed_at is not None:
+            return "done before"
+        log = calls.CallLog.from_payload(open_envelope(envelope, rt.envelope_keys))
+        try:
+            sensitive.add([log.number or "", log.summary])
+            ticket = calls.log_call(session, rt.keys, envelope.id, log)
+        finally:
+            sensitive.clear()
+        envelope.outcome, envelope.processed_at = "stored", utcnow()
+        session.commit()
+    logger.info("envelope %s filed as a logged call on ticket %s", envelope_id, ticket.ref)
+    return "stored"
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
