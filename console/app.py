@@ -70,11 +70,25 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         newstyle=True,
     )
 
-    from console import api, auth, health, hooks, i18n, outbox, simulator, tickets
+    from console import (
+        admin,
+        api,
+        auth,
+        calls,
+        health,
+        hooks,
+        i18n,
+        labels,
+        outbox,
+        referrals,
+        simulator,
+        tickets,
+    )
 
     i18n.init_app(app)
+    labels.init_app(app)
 
-    for module in (auth, tickets, hooks, simulator, outbox, api, health):
+    for module in (auth, tickets, calls, referrals, admin, hooks, simulator, outbox, api, health):
         app.register_blueprint(module.blueprint)
     csrf.exempt(hooks.blueprint)
     csrf.exempt(api.blueprint)
@@ -95,7 +109,9 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if request.path.startswith(("/tickets", "/api", "/simulator")):
+        if request.path.startswith(
+            ("/tickets", "/api", "/simulator", "/calls", "/referrals", "/audit", "/login")
+        ):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -1,18 +1,29 @@
-"""The ticket queue and the ticket page."""
+"""The triage queue and the ticket page, with every action a caseworker takes on a ticket."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from console.auth import current_user, public, roles
-from console.context import content_ring, db
-from intake import tickets
+from console.auth import public
+from console.context import content_ring, db, dispatcher
+from console.guard import allows, signed_in_user
+from console.i18n import _
+from intake import businesses, notes, referral, replies, routing, tickets, triage
+from intake import queue as ticket_queue
+from intake.errors import Conflict, Invalid, NotAllowed
+from intake.models import Ticket, TicketStatus, User
+from safeguards.access import can_work, may
+from translations.scripts import WORKER_LANGUAGES
 
 blueprint = Blueprint("tickets", __name__)
-STAFF = ("admin", "supervisor", "caseworker", "hotline")
+PAGE_SIZE = 50
+CHANNELS = ("telegram", "whatsapp", "viber", "sms", "voice", "simulator")
 
 
 @blueprint.get("/")
@@ -21,18 +32,260 @@ def home() -> Response:
     return redirect(url_for("tickets.queue"))
 
 
-@blueprint.get("/tickets")
-@roles(*STAFF)
-def queue() -> str:
-    user = current_user()
-    assert user is not None
-    filters = tickets.TicketFilters(
-        status=request.args.get("status") or None,
-        language=request.args.get("language") or None,
-        channel=request.args.get("channel") or None,
+def _filters() -> ticket_queue.QueueFilters:
+    args = request.args
+    urgent = args.get("urgent")
+    return ticket_queue.QueueFilters(
+        status=args.get("status")
+        if args.get("status") in TicketStatus.__members__.values()
+        else None,
+        language=args.get("language") or None,
+        channel=args.get("channel") or None,
+        urgent=None if urgent not in ("0", "1") else urgent == "1",
+        assignee=args.get("assignee") or None,
+        age=args.get("age") if args.get("age") in ticket_queue.AGES else None,
     )
-    rows = tickets.list_tickets(db(), user, filters, limit=100)
-    return render_template("tickets.html", rows=rows, filters=filters, user=user)
+
+
+@blueprint.get("/tickets")
+@allows("tickets.read")
+def queue() -> str:
+    user = signed_in_user()
+    filters = _filters()
+    try:
+        page = ticket_queue.queue_page(
+            db(), user, filters, after=request.args.get("after"), limit=PAGE_SIZE
+        )
+    except ticket_queue.BadCursor:
+        abort(400)
+    counts = ticket_queue.queue_counts(db(), user)
+    return render_template(
+        "tickets.html",
+        page=page,
+        rows=page.rows,
+        counts=counts,
+        filters=filters,
+        user=user,
+        colleagues=triage.assignable_users(db(), user),
+        statuses=[s.value for s in TicketStatus],
+        languages=WORKER_LANGUAGES,
+        channels=CHANNELS,
+        ages=list(ticket_queue.AGES),
+        clocks=triage.clocks,
+        may=lambda action: may(user, action),
+    )
+
+
+@contextmanager
+def _acting(ref: str | None = None) -> Iterator[None]:
+    """Turn a service's refusal into what the user sees, and commit what succeeded."""
+    try:
+        yield
+        db().commit()
+    except NotAllowed:
+        db().rollback()
+        abort(403)
+    except (Invalid, Conflict) as exc:
+        db().rollback()
+        flash(_(_REFUSALS.get(type(exc), "That did not work.")) + f" ({exc})", "error")
+
+
+_REFUSALS: dict[type[Exception], str] = {
+    # TRANSLATORS: an action on a ticket was refused because an input was wrong; details follow.
+    Invalid: "Please check what you entered.",
+    # TRANSLATORS: an action on a ticket was refused because of where the ticket stands.
+    Conflict: "The ticket is not in a state that allows this.",
+}
+
+
+def _visible(user: User, ref: str) -> tickets.TicketSummary:
+    try:
+        return tickets.get_ticket(db(), user, ref)
+    except tickets.TicketNotFound:
+        abort(404)
+
+
+def _back(ticket: Ticket) -> Response:
+    return redirect(url_for("tickets.show", ref=ticket.ref), code=303)
+
+
+def _ids(name: str) -> list[int]:
+    try:
+        return [int(value) for value in request.form.getlist(name) if value]
+    except ValueError:
+        abort(400)
+
+
+@blueprint.post("/tickets/assign")
+@allows("tickets.assign")
+def bulk_assign() -> Response:
+    """Give the ticked tickets of the queue to one colleague (or to nobody)."""
+    user = signed_in_user()
+    refs = request.form.getlist("ref")
+    assignee = request.form.get("assignee", "")
+    assignee_id = None if assignee in ("", "none") else int(assignee) if assignee.isdigit() else -1
+    if assignee_id == -1:
+        abort(400)
+    chosen = [_visible(user, ref).ticket for ref in refs]
+    with _acting():
+        count = triage.bulk_assign(db(), user, chosen, assignee_id)
+        # TRANSLATORS: after bulk assignment; %(count)s is a number of tickets.
+        flash(_("%(count)s tickets assigned.") % {"count": count}, "info")
+    return redirect(
+        request.referrer if _same_site(request.referrer) else url_for("tickets.queue"), code=303
+    )
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url is not None and url.startswith(request.host_url)
+
+
+@blueprint.get("/tickets/<ref>")
+@allows("tickets.read")
+def show(ref: str) -> str:
+    user = signed_in_user()
+    summary = _visible(user, ref)
+    ticket = summary.ticket
+    session, ring = db(), content_ring()
+    thread = tickets.read_thread(session, ring, user, ticket, via="console")
+    ticket_notes = notes.notes_of(session, ring, ticket)
+    calls, open_tasks = tickets.calls_and_tasks(session, ticket)
+    workable = can_work(user, ticket)
+    chosen = {c.id for c in triage.categories_of(session, [ticket.id])[ticket.id]}
+    context: dict[str, Any] = {
+        "summary": summary,
+        "ticket": ticket,
+        "thread": thread,
+        "notes": ticket_notes,
+        "calls": calls,
+        "open_tasks": open_tasks,
+        "user": user,
+        "workable": workable,
+        "may": lambda action: workable and may(user, action),
+        "categories": triage.active_categories(session),
+        "chosen": chosen,
+        "linked": triage.businesses_of(session, ticket),
+        "directory": businesses.directory(session),
+        "next_steps": triage.next_steps(session, ticket) if workable else [],
+        "colleagues": triage.assignable_users(session, user),
+        "clocks": triage.clocks,
+        "pending_referral": referral.pending_referral(session, ticket),
+        "organisations": referral.organisations_to_refer_to(session, user),
+        "consents": referral.CONSENT,
+        "saved_replies": replies.saved_replies(ticket.language),
+    }
+    session.commit()  # keep the audit entry of the read
+    return render_template("ticket.html", **context)
+
+
+def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Response]:
+    def view(ref: str) -> Response:
+        user = signed_in_user()
+        ticket = _visible(user, ref).ticket
+        with _acting():
+            action(user, ticket)
+        return _back(ticket)
+
+    return view
+
+
+def _reply(user: User, ticket: Ticket) -> None:
+    saved = request.form.get("saved")
+    text = dict(replies.saved_replies(ticket.language)).get(saved or "") if saved else None
+    message = replies.send_reply(
+        db(),
+        content_ring(),
+        user,
+        ticket,
+        text if text is not None else request.form.get("text", ""),
+    )
+    db().commit()
+    queued = dispatcher()
+    if queued is not None:
+        queued.enqueue("send_outbound", str(message.id))
+    # TRANSLATORS: after a caseworker's reply is queued for the worker's chat.
+    flash(_("Reply queued for the worker's chat."), "info")
+
+
+def _note(user: User, ticket: Ticket) -> None:
+    notes.add_note(db(), content_ring(), user, ticket, request.form.get("text", ""))
+
+
+def _triage(user: User, ticket: Ticket) -> None:
+    was_urgent = ticket.urgent
+    triage.set_categories(db(), user, ticket, _ids("category"))
+    if not (ticket.urgent and not was_urgent):  # an indicator just made it urgent: keep that
+        triage.set_urgent(db(), user, ticket, request.form.get("urgent") == "1")
+
+
+def _status(user: User, ticket: Ticket) -> None:
+    triage.change_status(db(), user, ticket, request.form.get("status", ""))
+
+
+def _assign(user: User, ticket: Ticket) -> None:
+    value = request.form.get("assignee", "")
+    if value == "me":
+        assignee: int | None = user.id
+    elif value in ("", "none"):
+        assignee = None
+    elif value.isdigit():
+        assignee = int(value)
+    else:
+        raise Invalid("choose a colleague")
+    triage.assign(db(), user, ticket, assignee)
+
+
+def _link_business(user: User, ticket: Ticket) -> None:
+    (business_id,) = _ids("business") or [0]
+    triage.link_business(db(), user, ticket, business_id)
+
+
+def _refer(user: User, ticket: Ticket) -> None:
+    (organisation_id,) = _ids("organisation") or [0]
+    referral.refer(
+        db(),
+        content_ring(),
+        user,
+        ticket,
+        organisation_id,
+        request.form.get("consent", ""),
+        request.form.get("reason", ""),
+    )
+    # TRANSLATORS: after referring a ticket; the other organisation must accept it.
+    flash(_("Referral sent. The other organisation sees the ticket once it accepts."), "info")
+
+
+def _reroute(user: User, ticket: Ticket) -> None:
+    (organisation_id,) = _ids("organisation") or [0]
+    routing.reroute(db(), user, ticket, organisation_id)
+
+
+for name, rule, action, permission in (
+    ("reply", "reply", _reply, "tickets.reply"),
+    ("note", "notes", _note, "tickets.note"),
+    ("triage", "triage", _triage, "tickets.triage"),
+    ("status", "status", _status, "tickets.status"),
+    ("assign", "assign", _assign, "tickets.take"),
+    ("link_business", "businesses", _link_business, "tickets.triage"),
+    ("refer", "referrals", _refer, "tickets.refer"),
+    ("reroute", "reroute", _reroute, "tickets.reroute"),
+):
+    blueprint.add_url_rule(
+        f"/tickets/<ref>/{rule}",
+        endpoint=name,
+        view_func=allows(permission)(_on_ticket(action)),
+        methods=["POST"],
+    )
+
+
+@blueprint.post("/tickets/<ref>/businesses/<int:business_id>/remove")
+@allows("tickets.triage")
+def unlink_business(ref: str, business_id: int) -> Response:
+    user = signed_in_user()
+    ticket = _visible(user, ref).ticket
+    with _acting():
+        triage.unlink_business(db(), user, ticket, business_id)
+    return _back(ticket)
 
 
 # Files a browser may show inline; anything else is a download, never a page of ours.
@@ -42,12 +295,11 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", 
 
 
 @blueprint.get("/tickets/<ref>/attachments/<uuid:attachment_id>")
-@roles(*STAFF)
+@allows("tickets.read")
 def attachment(ref: str, attachment_id: uuid.UUID) -> Response:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
+    summary = _visible(user, ref)
     try:
-        summary = tickets.get_ticket(db(), user, ref)
         found, data = tickets.open_attachment(
             db(), content_ring(), user, summary.ticket, attachment_id
         )
@@ -61,25 +313,3 @@ def attachment(ref: str, attachment_id: uuid.UUID) -> Response:
     )
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
-
-
-@blueprint.get("/tickets/<ref>")
-@roles(*STAFF)
-def show(ref: str) -> str:
-    user = current_user()
-    assert user is not None
-    try:
-        summary = tickets.get_ticket(db(), user, ref)
-    except tickets.TicketNotFound:
-        abort(404)
-    thread = tickets.read_thread(db(), content_ring(), user, summary.ticket, via="console")
-    calls, open_tasks = tickets.calls_and_tasks(db(), summary.ticket)
-    db().commit()  # keep the audit entry
-    return render_template(
-        "ticket.html",
-        summary=summary,
-        thread=thread,
-        calls=calls,
-        open_tasks=open_tasks,
-        user=user,
-    )

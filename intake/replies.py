@@ -21,6 +21,8 @@ def send_reply(session: Session, ring: KeyRing, user: User, ticket: Ticket, text
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
         raise Invalid(f"a reply is 1 to {MAX_REPLY} characters")
+    if ticket.channel == "voice":
+        raise Conflict("a hotline caller has no chat; call them back or log the call")
     if ticket.status == TicketStatus.CLOSED:
         raise Conflict("the ticket is closed")
     worker = session.get_one(Worker, ticket.worker_id)

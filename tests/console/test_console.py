@@ -106,7 +106,7 @@ def test_simulator_worker_gets_reply_in_their_script_with_the_new_ticket_referen
     ref, status, shown_language = _only_ticket(console)
     assert ref in replies[0]
     assert shown_language == language
-    assert status == "new"
+    assert status == "New"
 
 
 def test_zawgyi_message_reads_as_unicode_burmese_on_the_ticket_page(console) -> None:
