@@ -14,10 +14,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from console.auth import public
-from console.context import content_ring, db
+from console.context import content_ring, db, dispatcher
 from console.openapi import OPENAPI
-from intake import tickets
+from intake import replies, tickets, triage
 from intake.db import utcnow
+from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import ApiToken, User
 from safeguards.access import STAFF_ROLES
 from safeguards.passwords import token_hash
@@ -73,7 +74,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def ticket_json(summary: tickets.TicketSummary) -> dict[str, Any]:
+def ticket_json(summary: tickets.TicketSummary, categories: list[str]) -> dict[str, Any]:
     ticket = summary.ticket
     return {
         "ref": ticket.ref,
@@ -82,7 +83,8 @@ def ticket_json(summary: tickets.TicketSummary) -> dict[str, Any]:
         "channel": ticket.channel,
         "urgent": ticket.urgent,
         "organisation": ticket.organisation.name,
-        "categories": [],
+        "assigned": ticket.assignee_id is not None,
+        "categories": categories,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
         "message_count": summary.message_count,
@@ -135,9 +137,10 @@ def list_tickets() -> Response:
         limit=max(limit, 1),
         before=_parse_cursor(before) if before else None,
     )
+    categories = triage.categories_of(db(), [row.ticket.id for row in rows])
     db().commit()
     return jsonify(
-        tickets=[ticket_json(row) for row in rows],
+        tickets=[ticket_json(row, [c.code for c in categories[row.ticket.id]]) for row in rows],
         next=_cursor(rows[-1]) if len(rows) == limit and rows else None,
     )
 
@@ -150,8 +153,9 @@ def show_ticket(ref: str) -> Response:
     except tickets.TicketNotFound as exc:
         raise ApiError(404, "not found", f"no ticket {ref}") from exc
     thread = tickets.read_thread(db(), content_ring(), g.api_user, summary.ticket, via="api")
+    categories = triage.categories_of(db(), [summary.ticket.id])[summary.ticket.id]
     db().commit()
-    body = ticket_json(summary)
+    body = ticket_json(summary, [c.code for c in categories])
     body["messages"] = [
         {
             "direction": m.direction,
@@ -170,6 +174,43 @@ def show_ticket(ref: str) -> Response:
         for m in thread
     ]
     return jsonify(body)
+
+
+@blueprint.post("/tickets/<ref>/replies")
+@api_view
+def reply(ref: str) -> tuple[Response, int]:
+    """Queue a reply in the worker's chat (202); it shows in the thread at once."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise ApiError(400, "bad request", 'send JSON {"text": "..."}')
+    try:
+        summary = tickets.get_ticket(db(), g.api_user, ref)
+    except tickets.TicketNotFound as exc:
+        raise ApiError(404, "not found", f"no ticket {ref}") from exc
+    try:
+        message = replies.send_reply(db(), content_ring(), g.api_user, summary.ticket, body["text"])
+        db().commit()
+    except NotAllowed as exc:
+        raise ApiError(403, "forbidden", "this user may not reply on this ticket") from exc
+    except Invalid as exc:
+        raise ApiError(400, "bad request", str(exc)) from exc
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    queued = dispatcher()
+    if queued is not None:
+        queued.enqueue("send_outbound", str(message.id))
+    return jsonify(
+        ref=ref,
+        message={
+            "direction": message.direction,
+            "kind": message.kind,
+            "text": body["text"].strip(),
+            "language": message.language,
+            "channel": message.channel,
+            "at": _iso(message.created_at),
+            "delivery_status": message.delivery_status,
+        },
+    ), 202
 
 
 @blueprint.get("/openapi.json")

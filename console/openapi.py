@@ -27,8 +27,13 @@ _TICKET = {
         "language": {"type": "string", "nullable": True, "enum": ["my", "km", "ne", "th", "en"]},
         "channel": {"type": "string"},
         "urgent": {"type": "boolean"},
+        "assigned": {"type": "boolean", "description": "someone of the organisation works it"},
         "organisation": {"type": "string"},
-        "categories": {"type": "array", "items": {"type": "string"}},
+        "categories": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "category codes of the taxonomy, e.g. withholding_of_wages",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "message_count": {"type": "integer"},
@@ -141,6 +146,43 @@ OPENAPI: dict[str, Any] = {
                         },
                     },
                     **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/api/v1/tickets/{ref}/replies": {
+            "post": {
+                "summary": "Send a reply to the worker through the ticket's channel",
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"text": {"type": "string", "maxLength": 4000}},
+                                "required": ["text"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "queued; the message appears in the thread",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "ref": {"type": "string"},
+                                        "message": {"$ref": "#/components/schemas/Message"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 409),
                 },
             }
         },

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from console.app import create_app
 from intake.models import AuditEntry
@@ -128,10 +129,85 @@ def test_postgresql_refuses_to_change_or_delete_audit_history(
             conn.execute("DELETE FROM audit_log")
 
 
-def test_openapi_document_describes_the_ticket_endpoints(desk) -> None:
+def test_openapi_document_describes_every_api_route(desk) -> None:
     spec = desk.client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert {"/api/v1/tickets", "/api/v1/tickets/{ref}"} <= set(spec["paths"])
+    served = {
+        (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+        for rule in desk.app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and not rule.rule.endswith("openapi.json")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    described = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert served == described
+
+
+def _post(desk, path: str, token: str, body: object) -> object:
+    return desk.client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_reply_through_the_api_reaches_the_workers_chat_and_the_thread(
+    desk, two_organisations, telegram_stub
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    answer = _post(
+        desk, f"/api/v1/tickets/{ref}/replies", two_organisations["own"], {"text": "ဘယ်စက်ရုံမှာ အလုပ်လုပ်လဲ"}
+    )
+    assert answer.status_code == 202
+    assert answer.get_json()["message"]["delivery_status"] == "queued"
+    desk.work()
+    assert "ဘယ်စက်ရုံမှာ အလုပ်လုပ်လဲ" in telegram_stub.messages_to(7340050001)
+    opened = desk.api(f"/api/v1/tickets/{ref}", two_organisations["own"]).get_json()
+    assert opened["messages"][-1]["text"] == "ဘယ်စက်ရုံမှာ အလုပ်လုပ်လဲ"
+    assert opened["messages"][-1]["direction"] == "out"
+    actions = [row[0] for row in desk.sql("SELECT action FROM audit_log ORDER BY id")]
+    assert "ticket.reply" in actions
+
+
+def test_reply_to_another_organisations_ticket_is_404_and_sends_nothing(
+    desk, two_organisations, telegram_stub
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    before = desk.sql("SELECT count(*) FROM messages")[0][0]
+    for token in (two_organisations["other"],):
+        answer = _post(desk, f"/api/v1/tickets/{ref}/replies", token, {"text": "hello"})
+        assert answer.status_code == 404
+        assert answer.get_json()["error"] == "not found"
+    assert (
+        _post(
+            desk, f"/api/v1/tickets/{ref}/replies", two_organisations["partner"], {"text": "x"}
+        ).status_code
+        == 403
+    )
+    assert desk.sql("SELECT count(*) FROM messages")[0][0] == before
+
+
+def test_malformed_or_empty_reply_is_400_and_stores_nothing(desk, two_organisations) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    before = desk.sql("SELECT count(*) FROM messages")[0][0]
+    for body in ({}, {"text": 5}, {"text": "   "}, {"text": "x" * 4001}, ["text"]):
+        answer = _post(desk, f"/api/v1/tickets/{ref}/replies", two_organisations["own"], body)
+        assert answer.status_code == 400, body
+        assert set(answer.get_json()) == {"error", "detail"}
+    assert desk.sql("SELECT count(*) FROM messages")[0][0] == before
+
+
+def test_categories_set_in_triage_show_in_the_ticket_json(desk, two_organisations) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    with desk.rt.session() as session:
+        session.execute(
+            text(
+                "INSERT INTO ticket_categories (ticket_id, category_id) SELECT t.id, c.id "
+                "FROM tickets t, categories c "
+                "WHERE c.code IN ('withholding_of_wages', 'recruitment_fees')"
+            )
+        )
+        session.commit()
+    item = desk.api("/api/v1/tickets", two_organisations["own"]).get_json()["tickets"][0]
+    opened = desk.api(f"/api/v1/tickets/{ref}", two_organisations["own"]).get_json()
+    assert (
+        item["categories"] == opened["categories"] == ["withholding_of_wages", "recruitment_fees"]
+    )
 
 
 def test_healthz_reports_database_and_redis_reachable(desk) -> None:
