@@ -9,7 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from intake.models import Attachment, InboundEnvelope, Message, SimulatorLine, VaultEntry
+from intake.models import (
+    Attachment,
+    InboundEnvelope,
+    Message,
+    Note,
+    Referral,
+    SimulatorLine,
+    User,
+    VaultEntry,
+)
 from safeguards.sealing import EnvelopeKeys, KeyRing, Sealed, binding
 
 BATCH = 500
@@ -47,6 +56,17 @@ def sealed_columns(content: KeyRing, vault: KeyRing, envelopes: EnvelopeKeys) ->
             content.open,
             content.seal,
             content.needs_resealing,
+        ),
+        SealedColumn(Note, Note.text_sealed, content.open, content.seal, content.needs_resealing),
+        SealedColumn(
+            Referral,
+            Referral.reason_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            User, User.totp_secret_sealed, content.open, content.seal, content.needs_resealing
         ),
         SealedColumn(
             VaultEntry, VaultEntry.address_sealed, vault.open, vault.seal, vault.needs_resealing
