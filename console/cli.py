@@ -220,6 +220,30 @@ def keys_rotate() -> None:
         click.echo(f"{name}\t{count} re-encrypted")
 
 
+# --- audit -------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 at the first entry that breaks it."""
+    from sqlalchemy import func
+
+    from intake.models import AuditEntry
+
+    with _session(_settings()) as session:
+        total = session.scalar(select(func.count(AuditEntry.id))) or 0
+        broken = audit.verify_log(session)
+    if broken is not None:
+        click.echo(f"audit log BROKEN at entry {broken} (of {total})")
+        raise SystemExit(1)
+    click.echo(f"audit log intact: {total} entries")
+
+
 # --- providers ---------------------------------------------------------------
 
 
