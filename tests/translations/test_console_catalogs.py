@@ -14,12 +14,14 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 import console
+import intake
 import translations
 from translations.i18n import CONSOLE_DOMAIN, translations_for
 from translations.scripts import WORKER_LANGUAGES, detect_language
 
 TRANSLATIONS_DIR = Path(translations.__file__).parent
 CONSOLE_DIR = Path(console.__file__).parent
+INTAKE_DIR = Path(intake.__file__).parent
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
 # Names a caseworker sees as they are, in Latin letters, whatever the language.
 PROPER_NAMES = re.compile(r"Telegram")
@@ -74,13 +76,18 @@ def share_in_script(text: str, language: str) -> float:
 
 
 def extracted_ids() -> set[str]:
-    """The console's gettext calls, extracted as README's pybabel command does."""
+    """The console's gettext calls, extracted as README's pybabel command does.
+
+    The console's `_` and the `N_` markers of names defined in intake/ (the taxonomy)
+    that the console translates where it shows them.
+    """
     with (TRANSLATIONS_DIR / "babel.cfg").open(encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     return {
         message
+        for folder in (CONSOLE_DIR, INTAKE_DIR)
         for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            CONSOLE_DIR, method_map, options_map, keywords={"_": None}
+            folder, method_map, options_map, keywords={"_": None, "N_": None}
         )
         if isinstance(message, str)
     }
