@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from console.context import db
 from console.guard import allows, signed_in_user
 from console.i18n import _
+from console.tickets import refusal
 from intake import businesses, routing
 from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import BusinessKind, Category, Organisation, User
@@ -41,7 +42,7 @@ def _act(action: Callable[[], object], done: str, back: str) -> Response:
         abort(403)
     except (Invalid, Conflict) as exc:
         db().rollback()
-        flash(_("Please check what you entered.") + f" ({exc})", "error")
+        flash(refusal(exc), "error")
     return redirect(url_for(back), code=303)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from console.auth import public
+from console.auth import current_user, public
 from console.context import content_ring, db, dispatcher
 from console.guard import allows, signed_in_user
 from console.i18n import _
@@ -28,7 +28,11 @@ CHANNELS = ("telegram", "whatsapp", "viber", "sms", "voice", "simulator")
 
 @blueprint.get("/")
 @public
-def home() -> Response:
+def home() -> Response | str:
+    """Staff land on the queue; partners, who never see a ticket, on their own page."""
+    user = current_user()
+    if user is not None and user.role == "partner":
+        return render_template("partner.html", user=user)
     return redirect(url_for("tickets.queue"))
 
 
@@ -77,7 +81,7 @@ def queue() -> str:
 
 
 @contextmanager
-def _acting(ref: str | None = None) -> Iterator[None]:
+def _acting() -> Iterator[None]:
     """Turn a service's refusal into what the user sees, and commit what succeeded."""
     try:
         yield
@@ -87,15 +91,12 @@ def _acting(ref: str | None = None) -> Iterator[None]:
         abort(403)
     except (Invalid, Conflict) as exc:
         db().rollback()
-        flash(_(_REFUSALS.get(type(exc), "That did not work.")) + f" ({exc})", "error")
+        flash(refusal(exc), "error")
 
 
-_REFUSALS: dict[type[Exception], str] = {
-    # TRANSLATORS: an action on a ticket was refused because an input was wrong; details follow.
-    Invalid: "Please check what you entered.",
-    # TRANSLATORS: an action on a ticket was refused because of where the ticket stands.
-    Conflict: "The ticket is not in a state that allows this.",
-}
+def refusal(exc: Invalid | Conflict) -> str:
+    """The service's reason, in the reader's language (its messages are catalog entries)."""
+    return _(str(exc))
 
 
 def _visible(user: User, ref: str) -> tickets.TicketSummary:

@@ -16,6 +16,7 @@ from intake.errors import Conflict, Invalid
 from intake.models import Business, BusinessKind, Category, SupplyLink, User
 from intake.triage import require
 from safeguards import audit
+from translations.i18n import N_
 
 
 def directory(
@@ -36,9 +37,9 @@ def add_business(
     require(user, "directory.edit")
     name = " ".join(name.split())
     if not name or len(name) > 200:
-        raise Invalid("a business needs a name of at most 200 characters")
+        raise Invalid(N_("A business needs a name of at most 200 characters."))
     if kind not in {k.value for k in BusinessKind}:
-        raise Invalid("a business is a brand, a supplier or an agency")
+        raise Invalid(N_("A business is a brand, a supplier or an agency."))
     business = Business(
         name=name,
         kind=kind,
@@ -50,7 +51,7 @@ def add_business(
         with session.begin_nested():
             session.add(business)
     except IntegrityError as exc:
-        raise Conflict("that business is in the directory already") from exc
+        raise Conflict(N_("That business is in the directory already.")) from exc
     audit.record(
         session, actor=f"user:{user.id}", action="directory.added", target=f"business:{business.id}"
     )
@@ -67,7 +68,7 @@ def link_supplier(session: Session, user: User, brand_id: int, supplier_id: int)
         or supplier is None
         or supplier.kind != BusinessKind.SUPPLIER
     ):
-        raise Invalid("link a brand to a supplier")
+        raise Invalid(N_("Link a brand to a supplier."))
     if session.get(SupplyLink, (brand_id, supplier_id)) is None:
         session.add(SupplyLink(brand_id=brand_id, supplier_id=supplier_id))
         audit.record(
@@ -111,17 +112,17 @@ def add_category(session: Session, user: User, code: str, group: str, name: str)
     require(user, "taxonomy.edit")
     code = code.strip().lower().replace(" ", "_")
     if not code.replace("_", "").isalnum() or len(code) > 48 or group not in GROUPS:
-        raise Invalid("a category needs a short code of letters, digits and _ and a group")
+        raise Invalid(N_("A category needs a short code of letters, digits and _ and a group."))
     name = " ".join(name.split())
     if not name or len(name) > 120:
-        raise Invalid("a category needs a name of at most 120 characters")
+        raise Invalid(N_("A category needs a name of at most 120 characters."))
     last = session.scalar(select(Category.position).order_by(Category.position.desc()).limit(1))
     category = Category(code=code, group=group, name=name, position=(last or 0) + 1, active=True)
     try:
         with session.begin_nested():
             session.add(category)
     except IntegrityError as exc:
-        raise Conflict("a category with that code exists") from exc
+        raise Conflict(N_("A category with that code exists.")) from exc
     audit.record(
         session, actor=f"user:{user.id}", action="taxonomy.added", target=f"category:{code}"
     )
@@ -133,7 +134,7 @@ def set_category_active(session: Session, user: User, category_id: int, active: 
     require(user, "taxonomy.edit")
     category = session.get(Category, category_id)
     if category is None:
-        raise Invalid("unknown category")
+        raise Invalid(N_("Unknown category."))
     category.active = active
     audit.record(
         session,

@@ -15,6 +15,7 @@ from intake.models import Note, Ticket, User
 from intake.triage import require
 from safeguards import audit
 from safeguards.sealing import KeyRing, binding
+from translations.i18n import N_
 
 MAX_NOTE = 10_000
 
@@ -35,7 +36,7 @@ def add_note(session: Session, ring: KeyRing, user: User, ticket: Ticket, text: 
     require(user, "tickets.note", ticket)
     text = text.strip()
     if not text or len(text) > MAX_NOTE:
-        raise Invalid("a note is 1 to 10,000 characters")
+        raise Invalid(N_("A note is 1 to 10,000 characters."))
     note_id = uuid.uuid4()
     note = Note(
         id=note_id,

@@ -19,6 +19,7 @@ from intake.models import Organisation, Referral, ReferralStatus, Ticket, Ticket
 from intake.triage import require
 from safeguards import audit
 from safeguards.sealing import KeyRing, binding
+from translations.i18n import N_
 
 # How the worker said yes to being referred.
 CONSENT = ("chat", "call", "in_person")
@@ -49,18 +50,18 @@ def refer(
     """Offer a ticket to another organisation; the worker must have agreed."""
     require(user, "tickets.refer", ticket)
     if consent not in CONSENT:
-        raise Invalid("record how the worker agreed to the referral")
+        raise Invalid(N_("Record how the worker agreed to the referral."))
     if to_organisation_id == ticket.organisation_id:
-        raise Invalid("a ticket is referred to another organisation")
+        raise Invalid(N_("A ticket is referred to another organisation."))
     if session.get(Organisation, to_organisation_id) is None:
-        raise Invalid("unknown organisation")
+        raise Invalid(N_("Unknown organisation."))
     if ticket.status == TicketStatus.CLOSED.value:
-        raise Conflict("the ticket is closed")
+        raise Conflict(N_("The ticket is closed."))
     if pending_referral(session, ticket) is not None:
-        raise Conflict("the ticket already waits for another organisation's answer")
+        raise Conflict(N_("The ticket already waits for another organisation's answer."))
     reason = reason.strip()
     if len(reason) > MAX_REASON:
-        raise Invalid("the reason is at most 4,000 characters")
+        raise Invalid(N_("The reason is at most 4,000 characters."))
     referral = Referral(
         ticket_id=ticket.id,
         from_organisation_id=ticket.organisation_id,
@@ -93,7 +94,7 @@ def decide(session: Session, user: User, referral_id: int, accept: bool) -> Refe
     if referral is None or referral.to_organisation_id != user.organisation_id:
         raise NotAllowed("not a referral to this organisation")
     if referral.status != ReferralStatus.PENDING.value:
-        raise Conflict("this referral was answered already")
+        raise Conflict(N_("This referral was answered already."))
     referral.status = (ReferralStatus.ACCEPTED if accept else ReferralStatus.DECLINED).value
     referral.decided_by = user.id
     referral.decided_at = utcnow()

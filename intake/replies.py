@@ -11,6 +11,7 @@ from intake.triage import require
 from safeguards import audit
 from safeguards.sealing import KeyRing
 from translations import prompts
+from translations.i18n import N_
 
 MAX_REPLY = 4000  # Telegram's limit is 4096; an SMS splits long before that
 
@@ -20,14 +21,14 @@ def send_reply(session: Session, ring: KeyRing, user: User, ticket: Ticket, text
     require(user, "tickets.reply", ticket)
     text = text.strip()
     if not text or len(text) > MAX_REPLY:
-        raise Invalid(f"a reply is 1 to {MAX_REPLY} characters")
+        raise Invalid(N_("A reply is 1 to 4,000 characters."))
     if ticket.channel == "voice":
-        raise Conflict("a hotline caller has no chat; call them back or log the call")
+        raise Conflict(N_("A hotline caller has no chat; call them back or log the call."))
     if ticket.status == TicketStatus.CLOSED:
-        raise Conflict("the ticket is closed")
+        raise Conflict(N_("The ticket is closed."))
     worker = session.get_one(Worker, ticket.worker_id)
     if worker.erased_at is not None:
-        raise Conflict("the worker asked us to erase their data; they cannot be written to")
+        raise Conflict(N_("The worker asked us to erase their data; they cannot be written to."))
     message = tickets.add_message(
         session,
         ring,

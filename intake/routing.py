@@ -19,6 +19,7 @@ from intake.errors import Conflict, Invalid
 from intake.models import Organisation, RoutingRule, Ticket, TicketStatus, User
 from intake.triage import require
 from safeguards import audit
+from translations.i18n import N_
 
 
 class NoOrganisation(RuntimeError):
@@ -123,7 +124,7 @@ def add_rule(
     """Add a rule (at the end unless a position is given)."""
     require(user, "routing.edit")
     if session.get(Organisation, organisation_id) is None:
-        raise Invalid("unknown organisation")
+        raise Invalid(N_("Unknown organisation."))
     if position is None:
         position = (session.scalar(select(func.max(RoutingRule.position))) or 0) + 10
     rule = RoutingRule(
@@ -158,7 +159,7 @@ def delete_rule(session: Session, user: User, rule_id: int) -> None:
     require(user, "routing.edit")
     rule = session.get(RoutingRule, rule_id)
     if rule is None:
-        raise Invalid("unknown rule")
+        raise Invalid(N_("Unknown rule."))
     session.delete(rule)
     audit.record(
         session, actor=f"user:{user.id}", action="routing.rule_deleted", target=f"rule:{rule_id}"
@@ -176,9 +177,9 @@ def reroute(session: Session, user: User, ticket: Ticket, organisation_id: int) 
     """
     require(user, "tickets.reroute", ticket)
     if ticket.status != TicketStatus.NEW.value:
-        raise Conflict("only a new ticket is re-routed; refer a worked ticket instead")
+        raise Conflict(N_("Only a new ticket is re-routed; refer a worked ticket instead."))
     if session.get(Organisation, organisation_id) is None:
-        raise Invalid("unknown organisation")
+        raise Invalid(N_("Unknown organisation."))
     previous = ticket.organisation_id
     if previous == organisation_id:
         return

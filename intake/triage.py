@@ -28,6 +28,7 @@ from intake.models import (
 from intake.taxonomy import INFORMATION_GROUP, URGENT_GROUP
 from safeguards import audit
 from safeguards.access import can_work, may
+from translations.i18n import N_
 
 S = TicketStatus
 URGENT_CLOCK = dt.timedelta(hours=72)  # incident report to the partner
@@ -97,7 +98,7 @@ def set_categories(
         session.scalars(select(Category).where(Category.id.in_(wanted)).order_by(Category.position))
     )
     if len(chosen) != len(wanted):
-        raise Invalid("unknown category")
+        raise Invalid(N_("Unknown category."))
     session.execute(delete(TicketCategory).where(TicketCategory.ticket_id == ticket.id))
     session.add_all(TicketCategory(ticket_id=ticket.id, category_id=c.id) for c in chosen)
     audit.record(
@@ -164,7 +165,7 @@ def change_status(session: Session, user: User, ticket: Ticket, status: str) -> 
     """Move a ticket one step along the lifecycle, or refuse with Conflict."""
     require(user, "tickets.status", ticket)
     if status not in next_steps(session, ticket):
-        raise Conflict(f"a ticket that is {ticket.status} cannot become {status} by hand")
+        raise Conflict(N_("That is not the next step of this ticket's lifecycle."))
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = utcnow()
@@ -214,7 +215,7 @@ def assign(session: Session, user: User, ticket: Ticket, assignee_id: int | None
             or assignee.organisation_id != ticket.organisation_id
             or assignee.role not in ASSIGNABLE_ROLES
         ):
-            raise Invalid("that colleague cannot take tickets of this queue")
+            raise Invalid(N_("That colleague cannot take tickets of this queue."))
     if ticket.assignee_id == assignee_id:
         return
     ticket.assignee_id = assignee_id
@@ -256,7 +257,7 @@ def link_business(session: Session, user: User, ticket: Ticket, business_id: int
     require(user, "tickets.triage", ticket)
     business = session.get(Business, business_id)
     if business is None:
-        raise Invalid("unknown business")
+        raise Invalid(N_("Unknown business."))
     if session.get(TicketBusiness, (ticket.id, business.id)) is None:
         session.add(TicketBusiness(ticket_id=ticket.id, business_id=business.id))
         audit.record(
