@@ -22,6 +22,8 @@ from intake.settings import Settings
 from workers import runtime
 from workers.queue import InlineDispatcher
 
+from support import signin
+
 CASEWORKER = "caseworker@demo.local"
 PASSWORD = "correct horse battery staple"
 
@@ -56,18 +58,13 @@ class Console:
 
     csrf_token = staticmethod(csrf_token)
 
+    # Each user's authenticator app: the TOTP secret they enrolled, by email.
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+
     def sign_in(self, email: str = CASEWORKER, password: str | None = None) -> TestResponse:
-        """Fill in the sign-in form; answer the page the browser lands on."""
-        token = csrf_token(self.client.get("/login").text)
-        return self.client.post(
-            "/login",
-            data={
-                "csrf_token": token,
-                "email": email,
-                "password": self.logins[email] if password is None else password,
-            },
-            follow_redirects=True,
-        )
+        """Sign in with password and code (enrolling the first time); answer the page landed on."""
+        password = self.logins[email] if password is None else password
+        return signin.sign_in(self.client, email, password, self.totp_secrets)
 
     def say(self, text: str) -> TestResponse:
         """Write to the bot as the simulated worker; answer the simulator page shown next."""

@@ -23,6 +23,7 @@ from console.cli import create_user
 from intake.settings import Settings
 
 from integration.conftest import HOTLINE_STAFF, PASSWORD, PUBLIC_BASE, Desk, open_desk
+from support import signin
 from support.twilio_stub import ACCOUNT_SID, TwilioStub, sign, signed_post
 
 HOTLINE = "+6620000000"
@@ -132,19 +133,13 @@ class Call:
 
 
 def sign_in(desk: Desk, email: str = "cw@bwc.example", role: str = "caseworker") -> int:
-    """Add a console user of ORG and sign in through the form; return the user's id."""
+    """Add a console user of ORG and sign in (password, then enrol a TOTP app); return the id."""
     with desk.rt.session() as session:
         user = create_user(session, email, ORG, role, PASSWORD)
         session.commit()
         user_id = user.id
-    found = _CSRF.search(desk.client.get("/login").text)
-    assert found is not None, "no csrf_token on the sign-in page"
-    answer = desk.client.post(
-        "/login",
-        data={"csrf_token": found.group(1) or found.group(2), "email": email,
-              "password": PASSWORD},
-    )  # fmt: skip
-    assert answer.status_code == 302, answer.text
+    landed = signin.sign_in(desk.client, email, PASSWORD, secrets={})
+    assert landed.request.path == "/tickets", landed.text
     return int(user_id)
 
 

@@ -11,6 +11,7 @@ from console.cli import create_user
 from intake.settings import Settings
 
 from integration.conftest import PASSWORD, PUBLIC_BASE, open_desk
+from support import signin
 from support.builders import telegram_update
 from support.telegram_stub import TelegramStub
 from support.viber_stub import ViberStub
@@ -90,11 +91,8 @@ def _sign_in(desk, email: str, role: str) -> None:
     with desk.rt.session() as session:
         create_user(session, email, "Bangkok Workers Centre", role, PASSWORD)
         session.commit()
-    page = desk.client.get("/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    answer = desk.client.post("/login", data={"csrf_token": token, "email": email,
-                                              "password": PASSWORD})  # fmt: skip
-    assert answer.status_code == 302
+    landed = signin.sign_in(desk.client, email, PASSWORD, secrets={})
+    assert landed.request.path == "/tickets"
 
 
 def test_supervisor_sees_an_undelivered_message_and_sends_it_again(
