@@ -17,7 +17,7 @@ from console.i18n import _
 from intake import businesses, notes, referral, replies, routing, tickets, triage
 from intake import queue as ticket_queue
 from intake.errors import Conflict, Invalid, NotAllowed
-from intake.models import Ticket, TicketStatus, User
+from intake.models import Organisation, Ticket, TicketStatus, User
 from safeguards.access import can_work, may
 from translations.scripts import WORKER_LANGUAGES
 
@@ -149,7 +149,7 @@ def show(ref: str) -> str:
     ticket = summary.ticket
     session, ring = db(), content_ring()
     thread = tickets.read_thread(session, ring, user, ticket, via="console")
-    ticket_notes = notes.notes_of(session, ring, ticket)
+    ticket_notes = notes.notes_of(session, ring, ticket, user)
     calls, open_tasks = tickets.calls_and_tasks(session, ticket)
     workable = can_work(user, ticket)
     chosen = {c.id for c in triage.categories_of(session, [ticket.id])[ticket.id]}
@@ -185,6 +185,8 @@ def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Respon
         ticket = _visible(user, ref).ticket
         with _acting():
             action(user, ticket)
+        if not can_work(user, ticket):  # moved out of this queue (re-routed): back to it
+            return redirect(url_for("tickets.queue"), code=303)
         return _back(ticket)
 
     return view
@@ -213,10 +215,10 @@ def _note(user: User, ticket: Ticket) -> None:
 
 
 def _triage(user: User, ticket: Ticket) -> None:
-    was_urgent = ticket.urgent
     triage.set_categories(db(), user, ticket, _ids("category"))
-    if not (ticket.urgent and not was_urgent):  # an indicator just made it urgent: keep that
-        triage.set_urgent(db(), user, ticket, request.form.get("urgent") == "1")
+    wanted = request.form.get("urgent") == "1"
+    if wanted or not triage.has_indicator(db(), ticket):  # an indicator keeps it urgent
+        triage.set_urgent(db(), user, ticket, wanted)
 
 
 def _status(user: User, ticket: Ticket) -> None:
@@ -259,6 +261,12 @@ def _refer(user: User, ticket: Ticket) -> None:
 def _reroute(user: User, ticket: Ticket) -> None:
     (organisation_id,) = _ids("organisation") or [0]
     routing.reroute(db(), user, ticket, organisation_id)
+    # TRANSLATORS: after moving a ticket to another organisation's queue; %(ref)s is its number.
+    flash(
+        _("Ticket %(ref)s moved to %(organisation)s's queue.")
+        % {"ref": ticket.ref, "organisation": db().get_one(Organisation, organisation_id).name},
+        "info",
+    )
 
 
 for name, rule, action, permission in (

@@ -50,8 +50,12 @@ def add_note(session: Session, ring: KeyRing, user: User, ticket: Ticket, text: 
     return note
 
 
-def notes_of(session: Session, ring: KeyRing, ticket: Ticket) -> list[NoteView]:
-    """Open a ticket's notes (the caller has written the read's audit entry)."""
+def notes_of(session: Session, ring: KeyRing, ticket: Ticket, reader: User) -> list[NoteView]:
+    """Open the notes the reader's organisation wrote on a ticket (the read is audited).
+
+    Notes are an organisation's own working record: a referral hands over the case,
+    not what the referring organisation's staff wrote among themselves.
+    """
     return [
         NoteView(
             author=email,
@@ -61,7 +65,7 @@ def notes_of(session: Session, ring: KeyRing, ticket: Ticket) -> list[NoteView]:
         for note, email in session.execute(
             select(Note, User.email)
             .join(User, User.id == Note.author_user_id)
-            .where(Note.ticket_id == ticket.id)
+            .where(Note.ticket_id == ticket.id, User.organisation_id == reader.organisation_id)
             .order_by(Note.created_at)
         )
     ]

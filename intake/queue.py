@@ -103,9 +103,10 @@ def decode_cursor(value: str) -> tuple[bool, dt.datetime, int]:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         urgent, at, ticket_id = raw.split("|")
         when = dt.datetime.fromisoformat(at)
-        if when.tzinfo is None or urgent not in ("0", "1"):
+        number = int(ticket_id)
+        if when.tzinfo is None or urgent not in ("0", "1") or not 0 < number < 2**63:
             raise ValueError(value)
-        return urgent == "1", when, int(ticket_id)
+        return urgent == "1", when, number
     except ValueError as exc:
         raise BadCursor(value) from exc
 

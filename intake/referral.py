@@ -90,7 +90,11 @@ def refer(
 def decide(session: Session, user: User, referral_id: int, accept: bool) -> Referral:
     """Accept (the ticket moves to this organisation's queue) or decline a referral."""
     require(user, "referrals.decide")
-    referral = session.get(Referral, referral_id, with_for_update=True)
+    # Lock the referral row only: its joined organisations and ticket are not locked
+    # (PostgreSQL refuses FOR UPDATE on the nullable side of their outer joins).
+    referral = session.scalar(
+        select(Referral).where(Referral.id == referral_id).with_for_update(of=Referral)
+    )
     if referral is None or referral.to_organisation_id != user.organisation_id:
         raise NotAllowed("not a referral to this organisation")
     if referral.status != ReferralStatus.PENDING.value:

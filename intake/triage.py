@@ -114,9 +114,27 @@ def set_categories(
     return chosen
 
 
+def has_indicator(session: Session, ticket: Ticket) -> bool:
+    """Whether the ticket carries one of the ILO's forced-labour indicators."""
+    return (
+        session.scalar(
+            select(Category.id)
+            .join(TicketCategory, TicketCategory.category_id == Category.id)
+            .where(TicketCategory.ticket_id == ticket.id, Category.group == URGENT_GROUP)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def set_urgent(session: Session, user: User, ticket: Ticket, urgent: bool) -> None:
-    """Flag or unflag a ticket as urgent; flagging starts the 72-hour clock."""
+    """Flag or unflag a ticket as urgent; flagging starts the 72-hour clock.
+
+    A ticket with a forced-labour indicator stays urgent: DESIGN.md makes those urgent.
+    """
     require(user, "tickets.triage", ticket)
+    if not urgent and ticket.urgent and has_indicator(session, ticket):
+        raise Conflict(N_("A ticket with a forced-labour indicator stays urgent."))
     if urgent != ticket.urgent:
         _mark_urgent(session, user, ticket, urgent, reason="by hand")
 
@@ -203,8 +221,10 @@ def assignable_users(session: Session, user: User) -> list[User]:
 
 def assign(session: Session, user: User, ticket: Ticket, assignee_id: int | None) -> None:
     """Give a ticket to a colleague (supervisors), or take or drop it oneself."""
-    taking_or_dropping_own = assignee_id == user.id or (
-        assignee_id is None and ticket.assignee_id in (None, user.id)
+    # Taking a free ticket or giving back one's own; anything else is assigning.
+    taking_or_dropping_own = ticket.assignee_id in (None, user.id) and assignee_id in (
+        None,
+        user.id,
     )
     require(user, "tickets.take" if taking_or_dropping_own else "tickets.assign", ticket)
     if assignee_id is not None:
