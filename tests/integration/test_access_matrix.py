@@ -1,0 +1,973 @@
+"""Every console page and API route, for every role, on a ticket of one's own organisation
+and on one of another: what DESIGN.md's roles allow succeeds and does what it says; the rest
+answers 403 or 404, changes nothing, and shows nothing of the other organisation.
+
+One shared desk (two organisations, a user of every role in A and a caseworker in B,
+tickets with notes, photos, referrals both ways, undelivered messages and logged calls)
+serves every request. Each request is a subtest named `role METHOD /rule [target]`, the
+target being the user's own organisation's ticket (or referral, call, message), the other
+organisation's, the other's photo asked for under one's own ticket (swap), or a ticket one's
+organisation referred away (away). Whatever a request changed is put back before the next,
+so the order of the table does not matter (except signing out last). A route added to the
+app without a row here fails `test_every_route_has_an_expectation_for_every_role`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+from werkzeug.test import TestResponse
+
+from console.cli import create_user, issue_token
+from intake import businesses, notes, referral, routing, triage
+from intake.models import Category, Ticket, User
+from intake.settings import Settings
+from safeguards.pseudonyms import pseudonym_for
+
+from integration.conftest import PASSWORD, Desk, open_desk
+from support import signin
+from support.builders import telegram_update
+from support.telegram_stub import TelegramStub
+
+ROLES = ("admin", "supervisor", "caseworker", "hotline", "partner", "anonymous")
+# The caseworker of the other organisation (B) expects what A's caseworker does, mirrored:
+# B's ticket is their own and A's the other.
+MIRRORED = {"caseworker_b": "caseworker"}
+# Who is asked, in this order. Signing out is the last row, so each client stays signed in.
+ASKED = ("admin", "supervisor", "caseworker", "hotline", "partner", "caseworker_b", "anonymous")
+
+# What each role may do, route by route. Columns follow ROLES. A cell is one outcome for
+# the user's own target and the other organisation's, or "own/other" when they differ:
+#   200 302 303 202 401 403 404   exactly this status (404: also exactly like a missing one)
+#   no      refused: 403 or 404
+#   login   redirected to /login (not signed in)
+# A ticket route's own target is a ticket of the user's organisation, the other one a ticket
+# of the other organisation; referrals, undelivered messages and logged calls likewise.
+# Parameters are written without converters (<ref>, not <string:ref>).
+# fmt: off
+EXPECTED = """
+route                                              admin   super.  casew.  hotline partner anonymous
+# Open to anyone: the sign-in pages, the home page, health, fonts and styles. Home sends
+# staff (and strangers) on to the queue; partners, who never see a ticket, land on a page
+# of their own there.
+GET  /                                             302     302     302     302     200     302
+GET  /static/<filename>                            200     200     200     200     200     200
+GET  /healthz                                      200     200     200     200     200     200
+GET  /api/v1/openapi.json                          200     200     200     200     200     200
+GET  /login                                        200     200     200     200     200     200
+# Nobody is half signed in here: both steps send back to /login.
+GET  /login/enrol                                  302     302     302     302     302     302
+GET  /login/code                                   302     302     302     302     302     302
+POST /ui-language                                  302     302     302     302     302     302
+# One's own password: every signed-in role, partners too (a wrong current one: form again).
+GET  /account/password                             200     200     200     200     200     login
+POST /account/password                             200     200     200     200     200     login
+# The queue and the ticket page: staff of the ticket's organisation; partners never.
+GET  /tickets                                      200     200     200     200     no      login
+GET  /tickets/<ref>                                200/404 200/404 200/404 200/404 no      login
+# Own target: own ticket, own file; other: the other's ticket and file, and (swap) the other
+# organisation's file asked for under one's own ticket.
+GET  /tickets/<ref>/attachments/<attachment_id>    200/404 200/404 200/404 200/404 no      login
+POST /tickets/<ref>/notes                          303/404 303/404 303/404 303/404 no      login
+# Hotline staff log calls; they do not write in a worker's chat.
+POST /tickets/<ref>/reply                          no      303/404 303/404 no      no      login
+# Categories and urgency: DESIGN gives them to hotline staff logging a call; linking the
+# businesses a ticket is about goes with them.
+POST /tickets/<ref>/triage                         no      303/404 303/404 303/404 no      login
+POST /tickets/<ref>/businesses                     no      303/404 303/404 303/404 no      login
+POST /tickets/<ref>/businesses/<business_id>/remove no     303/404 303/404 303/404 no      login
+POST /tickets/<ref>/status                         no      303/404 303/404 no      no      login
+# Taking a ticket oneself.
+POST /tickets/<ref>/assign                         no      303/404 303/404 no      no      login
+POST /tickets/<ref>/referrals                      no      303/404 303/404 no      no      login
+# Moving a misrouted new ticket to another queue, and assigning to others: supervisors.
+POST /tickets/<ref>/reroute                        no      303/404 no      no      no      login
+POST /tickets/assign                               no      303/404 no      no      no      login
+# Logging a call: hotline staff and caseworkers (and so supervisors).
+GET  /calls/new                                    no      200     200     200     no      login
+POST /calls                                        no      303     303     303     no      login
+# Own: the call this user logged, filed: off to its ticket. Other: a call the other
+# organisation logged; the envelope is sealed, so the page cannot tell "not yours" from
+# "not filed yet" and shows the waiting page, with nothing of the call.
+GET  /calls/logged/<envelope_id>                   no      303/200 303/200 303/200 no      login
+# Referrals waiting for our answer (own), and one waiting for the other organisation's.
+GET  /referrals                                    no      200     200     no      no      login
+POST /referrals/<referral_id>/accept               no      303/404 303/404 no      no      login
+POST /referrals/<referral_id>/decline              no      303/404 303/404 no      no      login
+GET  /directory                                    200     200     200     200     no      login
+POST /directory                                    303     303     no      no      no      login
+POST /directory/links                              303     303     no      no      no      login
+# DESIGN.md: a supervisor does "assignment, routing rules, ..."; so do admins here.
+GET  /admin/routing                                200     200     no      no      no      login
+POST /admin/routing                                303     303     no      no      no      login
+POST /admin/routing/<rule_id>/delete               303     303     no      no      no      login
+GET  /admin/categories                             200     no      no      no      no      login
+POST /admin/categories                             303     no      no      no      no      login
+POST /admin/categories/<category_id>/active        303     no      no      no      no      login
+GET  /audit                                        200     200     no      no      no      login
+GET  /outbox/failed                                200     200     no      no      no      login
+POST /outbox/failed/<message_id>/retry             302/404 302/404 no      no      no      login
+GET  /simulator                                    200     200     200     200     no      login
+POST /hooks/simulator                              302     302     302     302     no      login
+POST /simulator/new                                302     302     302     302     no      login
+# The API: bearer tokens; another organisation's ticket is a 404 exactly like a missing one.
+GET  /api/v1/tickets                               200     200     200     200     403     401
+GET  /api/v1/tickets/<ref>                         200/404 200/404 200/404 200/404 403     401
+POST /api/v1/tickets/<ref>/replies                 403/404 202/404 202/404 403/404 403     401
+# Last: signing out ends the staff session.
+POST /logout                                       302     302     302     302     302     login
+"""
+
+# A ticket the user's organisation referred to the other, which accepted it: the sender
+# keeps a read-only view of the case it handed over (README, "The console"); nothing on it
+# changes any more. Every route that names a ticket has a row here.
+AWAY_EXPECTED = """
+route                                              admin   super.  casew.  hotline partner anonymous
+GET  /tickets/<ref>                                200     200     200     200     no      login
+GET  /tickets/<ref>/attachments/<attachment_id>    200     200     200     200     no      login
+POST /tickets/<ref>/notes                          no      no      no      no      no      login
+POST /tickets/<ref>/reply                          no      no      no      no      no      login
+POST /tickets/<ref>/triage                         no      no      no      no      no      login
+POST /tickets/<ref>/businesses                     no      no      no      no      no      login
+POST /tickets/<ref>/businesses/<business_id>/remove no     no      no      no      no      login
+POST /tickets/<ref>/status                         no      no      no      no      no      login
+POST /tickets/<ref>/assign                         no      no      no      no      no      login
+POST /tickets/<ref>/referrals                      no      no      no      no      no      login
+POST /tickets/<ref>/reroute                        no      no      no      no      no      login
+POST /tickets/assign                               no      no      no      no      no      login
+GET  /api/v1/tickets/<ref>                         200     200     200     200     403     401
+POST /api/v1/tickets/<ref>/replies                 no      no      no      no      403     401
+"""
+# fmt: on
+
+# Routes this test does not walk, and why. Every other route must have a row above.
+NOT_WALKED = {
+    "POST /login": "the sign-in steps themselves: tests/console/test_sign_in.py",
+    "POST /login/enrol": "the sign-in steps themselves: tests/console/test_sign_in.py",
+    "POST /login/code": "the sign-in steps themselves: tests/console/test_sign_in.py",
+    "POST /hooks/telegram": "provider webhook, verifies itself: test_telegram_intake.py",
+    "POST /hooks/twilio/messaging": "provider webhook, verifies itself: test_twilio_messaging.py",
+    "POST /hooks/twilio/status": "provider webhook, verifies itself: test_twilio_messaging.py",
+    "POST /hooks/twilio/voice": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/twilio/voice/language": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/twilio/voice/dial-result": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/twilio/voice/voicemail": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/twilio/voice/recording": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/twilio/voice/status": "provider webhook, verifies itself: test_hotline.py",
+    "POST /hooks/viber": "provider webhook, verifies itself: test_viber.py",
+}
+
+# --- what a success changes, and a refusal must not ---------------------------------------
+OUT_MESSAGES = "SELECT count(*) FROM messages WHERE ticket_id = :ticket AND direction = 'out'"
+AUDITED = "SELECT count(*) FROM audit_log WHERE actor = :actor AND target = :target AND action = "
+READS = AUDITED + "'ticket.read'"  # opening a thread is audited, whoever opens it
+FILE_OPENS = AUDITED + "'attachment.open'"
+NOTES = "SELECT count(*) FROM notes WHERE ticket_id = :ticket"
+URGENT = "SELECT urgent FROM tickets WHERE id = :ticket"
+STATUS = "SELECT status FROM tickets WHERE id = :ticket"
+ASSIGNEE = "SELECT assignee_id FROM tickets WHERE id = :ticket"
+ORGANISATION = "SELECT organisation_id FROM tickets WHERE id = :ticket"
+LINKED = "SELECT count(*) FROM ticket_businesses WHERE ticket_id = :ticket"
+REFERRALS = "SELECT count(*) FROM referrals WHERE ticket_id = :ticket"
+REFERRAL_STATUS = "SELECT status FROM referrals WHERE id = :referral"
+DELIVERY = "SELECT delivery_status FROM messages WHERE id = :dead_letter"
+CALL_LOGS = "SELECT count(*) FROM inbound_envelopes WHERE channel = 'call_log'"
+SIMULATED = "SELECT count(*) FROM inbound_envelopes WHERE channel = 'simulator'"
+RULES = "SELECT count(*) FROM routing_rules"
+CATEGORIES = "SELECT count(*) FROM categories"
+CATEGORY_ACTIVE = "SELECT active FROM categories WHERE id = :category"
+BUSINESSES = "SELECT count(*) FROM businesses"
+SUPPLY_LINKS = "SELECT count(*) FROM supply_links WHERE brand_id = :brand"
+LIVE_SESSIONS = "SELECT count(*) FROM staff_sessions WHERE user_id = :user AND ended_at IS NULL"
+
+
+@dataclass(frozen=True)
+class Request:
+    """How to ask a route, and what to look for besides the status."""
+
+    form: dict[str, str] | None = None  # a console POST's fields (formatted like the path)
+    json: dict[str, str] | None = None  # an API POST's body
+    effect: str | None = None  # SQL: a success changes its answer, a refusal must not
+    shows: tuple[str, ...] = ()  # what success on one's own target shows (see Target)
+    swap: bool = False  # also ask for the other organisation's file under one's own ticket
+    refs_seen_by: tuple[str, ...] = ()  # roles that may see the other organisation's refs here
+    offered_seen: bool = False  # shows the ref of a ticket offered to the user's organisation
+
+
+# Values are formatted with the request's context: t (the target), w (the world), fresh (a
+# new 32-hex value), elsewhere (the id of an organisation other than the user's).
+REQUESTS: dict[str, Request] = {
+    "POST /ui-language": Request(form={"language": "en", "next": "/tickets"}),
+    "POST /account/password": Request(
+        form={"current": "not the password at all", "new": "x" * 16, "again": "x" * 16}
+    ),
+    "GET /tickets": Request(shows=("ref",)),
+    "GET /tickets/<ref>": Request(effect=READS, shows=("text", "note")),
+    "GET /tickets/<ref>/attachments/<attachment_id>": Request(
+        effect=FILE_OPENS, shows=("file",), swap=True
+    ),
+    "POST /tickets/<ref>/notes": Request(form={"text": "Called the employer."}, effect=NOTES),
+    "POST /tickets/<ref>/reply": Request(
+        form={"text": "Thank you, we are on it."}, effect=OUT_MESSAGES
+    ),
+    "POST /tickets/<ref>/triage": Request(form={"urgent": "1"}, effect=URGENT),
+    "POST /tickets/<ref>/businesses": Request(form={"business": "{w.agency}"}, effect=LINKED),
+    "POST /tickets/<ref>/businesses/<business_id>/remove": Request(form={}, effect=LINKED),
+    "POST /tickets/<ref>/status": Request(form={"status": "triaged"}, effect=STATUS),
+    "POST /tickets/<ref>/assign": Request(form={"assignee": "me"}, effect=ASSIGNEE),
+    "POST /tickets/<ref>/referrals": Request(
+        form={"organisation": "{elsewhere}", "consent": "chat", "reason": ""}, effect=REFERRALS
+    ),
+    "POST /tickets/<ref>/reroute": Request(
+        form={"organisation": "{elsewhere}"}, effect=ORGANISATION
+    ),
+    "POST /tickets/assign": Request(
+        form={"ref": "{t.ref}", "assignee": "{w.colleague}"}, effect=ASSIGNEE
+    ),
+    "POST /calls": Request(
+        form={
+            "submission": "{fresh}",
+            "anonymous": "1",
+            "summary": "Asked about overtime.",
+            "language": "my",
+            "minutes": "3",
+        },
+        effect=CALL_LOGS,
+    ),
+    "GET /referrals": Request(shows=("referral",), offered_seen=True),
+    # Accepting goes on to the ticket, which is now ours.
+    "POST /referrals/<referral_id>/accept": Request(
+        form={}, effect=REFERRAL_STATUS, offered_seen=True
+    ),
+    "POST /referrals/<referral_id>/decline": Request(form={}, effect=REFERRAL_STATUS),
+    "POST /directory": Request(
+        form={
+            "name": "Factory {w.mark} {fresh}",
+            "kind": "supplier",
+            "country": "TH",
+            "sector": "",
+        },
+        effect=BUSINESSES,
+    ),
+    "POST /directory/links": Request(
+        form={"brand": "{w.brand}", "supplier": "{w.employer}"}, effect=SUPPLY_LINKS
+    ),
+    "POST /admin/routing": Request(
+        form={"organisation": "{elsewhere}", "language": "km"}, effect=RULES
+    ),
+    "POST /admin/routing/<rule_id>/delete": Request(form={}, effect=RULES),
+    "POST /admin/categories": Request(
+        form={"code": "m{w.mark}{fresh}", "group": "information", "name": "Test category"},
+        effect=CATEGORIES,
+    ),
+    "POST /admin/categories/<category_id>/active": Request(
+        form={"active": "0"}, effect=CATEGORY_ACTIVE
+    ),
+    # Admins browse everyone's audit entries (audit.read_all), whose targets name tickets;
+    # a supervisor's include a colleague accepting a referral, naming the ticket offered.
+    "GET /audit": Request(refs_seen_by=("admin",), offered_seen=True),
+    "GET /outbox/failed": Request(shows=("dead_letter",)),
+    "POST /outbox/failed/<message_id>/retry": Request(form={}, effect=DELIVERY),
+    "POST /hooks/simulator": Request(form={"text": "hello {fresh}"}, effect=SIMULATED),
+    "POST /simulator/new": Request(form={}),
+    "GET /api/v1/tickets": Request(shows=("ref",)),
+    "GET /api/v1/tickets/<ref>": Request(effect=READS, shows=("text",)),
+    "POST /api/v1/tickets/<ref>/replies": Request(
+        json={"text": "Thank you, we are on it."}, effect=OUT_MESSAGES
+    ),
+    "POST /logout": Request(form={}, effect=LIVE_SESSIONS),
+}
+
+# How a rule's parameters are filled in.
+PARAMETERS = {
+    "<ref>": "{t.ref}",
+    "<attachment_id>": "{t.attachment}",
+    "<referral_id>": "{t.referral}",
+    "<message_id>": "{t.dead_letter}",
+    "<envelope_id>": "{t.envelope}",
+    "<business_id>": "{w.employer}",
+    "<rule_id>": "{w.rule}",
+    "<category_id>": "{w.category}",
+    "<filename>": "console.css",
+}
+REFUSED = {"401", "403", "404", "no", "login"}
+
+
+def bare_rule(rule: str) -> str:
+    """A rule without its converters: /tickets/<ref>/attachments/<attachment_id>."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"<\1>", rule)
+
+
+@dataclass(frozen=True)
+class Row:
+    route: str  # "METHOD /rule"
+    cells: dict[str, str]  # role -> cell
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        path = self.route.split(" ", 1)[1]
+        for parameter, value in PARAMETERS.items():
+            path = path.replace(parameter, value)
+        return path
+
+    @property
+    def request(self) -> Request:
+        return REQUESTS.get(self.route, Request())
+
+    @property
+    def names_a_ticket(self) -> bool:
+        return "{t.ref}" in self.path + " ".join((self.request.form or {}).values())
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        asked = self.path + " ".join((self.request.form or {}).values())
+        if "{t." not in asked:
+            return ("-",)
+        targets = ("own", "other", "swap") if self.request.swap else ("own", "other")
+        return (*targets, "away") if self.route in AWAY else targets
+
+    def expected(self, role: str, target: str) -> str:
+        if target == "away":
+            return AWAY[self.route].cells[MIRRORED.get(role, role)]
+        own, _, other = self.cells[MIRRORED.get(role, role)].partition("/")
+        return other if target in ("other", "swap") and other else own
+
+
+def parse(table: str) -> list[Row]:
+    rows: list[Row] = []
+    lines = [line for line in table.strip().splitlines() if not line.startswith("#")]
+    for line in lines[1:]:
+        method, rule, *cells = line.split()
+        assert len(cells) == len(ROLES), f"{method} {rule}: {len(cells)} cells"
+        rows.append(Row(f"{method} {rule}", dict(zip(ROLES, cells, strict=True))))
+    return rows
+
+
+MATRIX = parse(EXPECTED)
+AWAY = {row.route: row for row in parse(AWAY_EXPECTED)}
+
+
+# --- the world every request is asked in ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One organisation's things a request may name, as seen from a user."""
+
+    ticket: int
+    ref: str
+    text: str  # a message of the worker's, on the ticket
+    note: str  # a note on the ticket
+    attachment: str  # a photo the worker sent, on the ticket
+    file: bytes = field(repr=False)
+    referral: int  # a referral waiting for this organisation's answer
+    referral_ref: str  # the ticket it offers
+    dead_letter: str  # a message that could not reach a worker of this organisation
+    dead_letter_ref: str
+    envelope: str  # a call logged by someone of this organisation (by the user, if theirs)
+
+
+MISSING = Target(
+    ticket=-1,
+    ref="ZZZZ-ZZZZ",
+    text="-",
+    note="-",
+    attachment=str(uuid.uuid4()),
+    file=b"",
+    referral=2_000_000_000,
+    referral_ref="-",
+    dead_letter=str(uuid.uuid4()),
+    dead_letter_ref="-",
+    envelope=str(uuid.uuid4()),
+)
+# The workers, by chat id: each organisation's main ticket (with a photo), one offered to
+# the other organisation and waiting for its answer (the worker blocked the bot, so its
+# acknowledgement is undelivered), and one referred to the other, which accepted it.
+CHATS = {
+    "A": 7349100001,
+    "A2": 7349100002,
+    "A3": 7349100005,
+    "B": 7349100003,
+    "B2": 7349100004,
+    "B3": 7349100006,
+}
+BLOCKED = (CHATS["A2"], CHATS["B"])
+WITH_PHOTO = ("A", "A3", "B", "B3")
+SAYS = {"A": "အလုပ်ရှင်က လစာ မပေးဘူး", "B": "นายจ้างไม่จ่ายค่าแรง"}
+
+
+@dataclass
+class World:
+    desk: Desk
+    mark: str  # in every name this test gives, so nothing here is found by chance
+    organisations: dict[str, int]  # "A", "B" -> id
+    users: dict[str, int]  # role -> id (caseworker_b: B's caseworker)
+    tokens: dict[str, str] = field(default_factory=dict)
+    tickets: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (id, ref)
+    clients: dict[str, FlaskClient] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)  # organisation -> its things
+    away: dict[str, Target] = field(default_factory=dict)  # organisation -> what it referred
+    envelopes: dict[str, str] = field(default_factory=dict)  # role -> the call they logged
+    # Viewer ("A", "B", or "nobody" for partners and strangers) -> what they must never see.
+    secret: dict[str, dict[str, str]] = field(default_factory=dict)
+    refs: dict[str, dict[str, str]] = field(default_factory=dict)
+    offered: dict[str, str] = field(default_factory=dict)  # organisation -> ref offered to it
+    employer: int = 0  # linked to both main tickets
+    agency: int = 0
+    brand: int = 0
+    rule: int = 0
+    category: int = 0
+    colleague: int = 0  # A's caseworker, to assign tickets to
+    saved: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def organisation_of(self, role: str) -> str:
+        return "B" if role == "caseworker_b" else "A"
+
+    def viewer(self, role: str) -> str:
+        return "nobody" if role in ("partner", "anonymous") else self.organisation_of(role)
+
+
+def _execute(desk: Desk, *statements: tuple[str, Any]) -> None:
+    with desk.rt.session() as session:
+        for statement, params in statements:
+            if params != []:
+                session.execute(text(statement), params)
+        session.commit()
+
+
+def _first(desk: Desk, statement: str, **params: Any) -> tuple[Any, ...]:
+    rows = desk.sql(statement, **params)
+    assert rows, (statement, params)
+    return tuple(rows[0])
+
+
+def _people(desk: Desk, mark: str) -> World:
+    """Two organisations, a user of every role in A and a caseworker in B, with API tokens."""
+    names = {"A": f"Mae Sot Migrant Centre {mark}", "B": f"Penang Workers Union {mark}"}
+    organisations = {"A": desk.organisation(names["A"], ["my"])}
+    organisations["B"] = desk.organisation(names["B"], ["th"])
+    world = World(desk=desk, mark=mark, organisations=organisations, users={})
+    with desk.rt.session() as session:
+        for role in ASKED:
+            if role == "anonymous":
+                continue
+            kind = MIRRORED.get(role, role)
+            name = names[world.organisation_of(role)]
+            user = create_user(session, f"{role}@{mark}.example", name, kind, PASSWORD)
+            world.tokens[role] = issue_token(session, user)
+            world.users[role] = user.id
+        session.commit()
+    world.colleague = world.users["caseworker"]
+    return world
+
+
+def _workers_write(world: World, stub: TelegramStub) -> dict[str, str]:
+    """Every worker writes in (and some send a photo); answer their words by ticket key."""
+    desk, words = world.desk, {key: f"{key}-words-{world.mark}" for key in CHATS}
+    stub.blocked |= set(BLOCKED)
+    for key, chat in CHATS.items():
+        update = telegram_update(chat, f"{SAYS[key[0]]} {words[key]}")
+        assert desk.post_update(update).status_code == 200
+        if key in WITH_PHOTO:
+            stub.files[f"photo{chat}"] = f"photo of {key} {world.mark}".encode()
+            size = {"file_id": f"photo{chat}", "file_unique_id": key, "width": 90, "height": 90}
+            picture = telegram_update(chat, None, extra={"photo": [size]})
+            assert desk.post_update(picture).status_code == 200
+    desk.work()
+    for key, chat in CHATS.items():
+        pseudonym = pseudonym_for(desk.rt.keys.pepper, "telegram", str(chat))
+        ticket_id, ref, organisation_id = _first(
+            desk,
+            "SELECT t.id, t.ref, t.organisation_id FROM tickets t "
+            "JOIN workers w ON w.id = t.worker_id WHERE w.pseudonym = :p",
+            p=pseudonym,
+        )
+        assert organisation_id == world.organisations[key[0]], f"{key} went to the wrong queue"
+        world.tickets[key] = (ticket_id, ref)
+    return words
+
+
+def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, int]:
+    """Notes on every ticket, referrals across, businesses, a routing rule; their ids."""
+    ring, organisations = world.desk.rt.keys.content, world.organisations
+    with world.desk.rt.session() as session:
+        user = {role: session.get_one(User, user_id) for role, user_id in world.users.items()}
+        ticket = {key: session.get_one(Ticket, t[0]) for key, t in world.tickets.items()}
+        caseworker = {"A": user["caseworker"], "B": user["caseworker_b"]}
+        for key, said in notes_by_key.items():
+            notes.add_note(session, ring, caseworker[key[0]], ticket[key], said)
+        referred = {}
+        for key in ("A2", "B2", "A3", "B3"):
+            to = "B" if key[0] == "A" else "A"
+            referred[key] = referral.refer(
+                session,
+                ring,
+                caseworker[key[0]],
+                ticket[key],
+                organisations[to],
+                "chat",
+                f"{key}-reason-{world.mark}",
+            )
+        admin = user["admin"]
+        employer = businesses.add_business(
+            session, admin, f"Employer {world.mark}", "supplier", "TH", ""
+        )
+        agency = businesses.add_business(session, admin, f"Agency {world.mark}", "agency", "MM", "")
+        brand = businesses.add_business(session, admin, f"Brand {world.mark}", "brand", "US", "")
+        triage.link_business(session, caseworker["A"], ticket["A"], employer.id)
+        triage.link_business(session, caseworker["B"], ticket["B"], employer.id)
+        rule = routing.add_rule(session, admin, organisations["B"], language="km")
+        category = session.scalars(
+            select(Category).where(Category.active).order_by(Category.position.desc())
+        ).first()
+        assert category is not None, "the taxonomy is seeded by the migrations"
+        session.commit()
+        ids = {key: r.id for key, r in referred.items()}
+        world.employer, world.agency, world.brand = employer.id, agency.id, brand.id
+        world.rule, world.category = rule.id, category.id
+    # The other organisation accepts the third tickets: they move to its queue.
+    with world.desk.rt.session() as session:
+        for key, receiver in (("A3", "caseworker_b"), ("B3", "caseworker")):
+            answering = session.get_one(User, world.users[receiver])
+            referral.decide(session, answering, ids[key], accept=True)
+        session.commit()
+    return ids
+
+
+def _sign_everyone_in(world: World) -> None:
+    """A browser per role, signed in with password and code; a CSRF token from its pages."""
+    totp_secrets: dict[str, str] = {}
+    for role in ASKED:
+        client = world.desk.app.test_client()
+        if role == "anonymous":
+            page = client.get("/login")
+        else:
+            signin.sign_in(client, f"{role}@{world.mark}.example", PASSWORD, totp_secrets)
+            page = client.get("/account/password")
+        assert page.status_code == 200, f"{role} could not sign in"
+        world.clients[role], world.csrf[role] = client, signin.csrf_token(page.text)
+
+
+def _calls_logged(world: World) -> dict[int, str]:
+    """Everyone who may log calls logs one, and a worker files it; answer ticket -> summary."""
+    summaries: dict[int, str] = {}
+    said = {role: f"{role}-call-{world.mark}" for role in ASKED if role in world.users}
+    for role in ("supervisor", "caseworker", "hotline", "caseworker_b"):
+        form = {
+            "submission": uuid.uuid4().hex,
+            "anonymous": "1",
+            "summary": said[role],
+            "language": "th" if role == "caseworker_b" else "my",
+            "minutes": "3",
+        }
+        logged = world.clients[role].post("/calls", data={"csrf_token": world.csrf[role], **form})
+        assert logged.status_code == 303, f"{role} could not log a call"
+        world.envelopes[role] = logged.headers["Location"].rsplit("/", 1)[1]
+    world.desk.work()
+    for role, envelope in world.envelopes.items():
+        ticket_id = _first(
+            world.desk, "SELECT ticket_id FROM messages WHERE envelope_id = :e", e=envelope
+        )[0]
+        summaries[ticket_id] = said[role]
+    return summaries
+
+
+def _targets(
+    world: World, words: dict[str, str], notes_by_key: dict[str, str], referrals: dict[str, int]
+) -> None:
+    desk, tickets = world.desk, world.tickets
+
+    def attachment(key: str) -> str:
+        return str(
+            _first(
+                desk,
+                "SELECT a.id FROM attachments a JOIN messages m "
+                "ON m.id = a.message_id WHERE m.ticket_id = :t",
+                t=tickets[key][0],
+            )[0]
+        )
+
+    def dead_letter(key: str) -> str:
+        return str(
+            _first(
+                desk,
+                "SELECT id FROM messages WHERE ticket_id = :t AND "
+                "delivery_status = 'failed' ORDER BY created_at",
+                t=tickets[key][0],
+            )[0]
+        )
+
+    def things(key: str) -> dict[str, Any]:
+        return {
+            "ticket": tickets[key][0],
+            "ref": tickets[key][1],
+            "text": words[key],
+            "note": notes_by_key[key],
+            "attachment": attachment(key),
+            "file": f"photo of {key} {world.mark}".encode(),
+        }
+
+    world.targets = {
+        "A": Target(
+            **things("A"),
+            referral=referrals["B2"],
+            referral_ref=tickets["B2"][1],
+            dead_letter=dead_letter("A2"),
+            dead_letter_ref=tickets["A2"][1],
+            envelope=world.envelopes["hotline"],
+        ),
+        "B": Target(
+            **things("B"),
+            referral=referrals["A2"],
+            referral_ref=tickets["A2"][1],
+            dead_letter=dead_letter("B"),
+            dead_letter_ref=tickets["B"][1],
+            envelope=world.envelopes["caseworker_b"],
+        ),
+    }
+    world.away = {
+        organisation: dataclasses.replace(world.targets[organisation], **things(f"{organisation}3"))
+        for organisation in ("A", "B")
+    }
+    world.offered = {"A": tickets["B2"][1], "B": tickets["A2"][1]}
+
+
+def _never_seen(
+    world: World, words: dict[str, str], notes_by_key: dict[str, str], said: dict[int, str]
+) -> None:
+    """What each viewer must never see: of every ticket it may not open, its words, call
+    summary, pseudonym and reference. An organisation opens its own tickets and those it
+    referred away; a partner or a stranger, none. Notes stay with the organisation that
+    wrote them, even when the ticket moves (README: a referral hands over the case, not
+    what the referring organisation's staff wrote among themselves)."""
+    desk = world.desk
+    opens: dict[str, set[int]] = {"A": set(), "B": set(), "nobody": set()}
+    for ticket_id, organisation_id in desk.sql("SELECT id, organisation_id FROM tickets"):
+        owner = "A" if organisation_id == world.organisations["A"] else "B"
+        opens[owner].add(ticket_id)
+    for ticket_id, organisation_id in desk.sql(
+        "SELECT ticket_id, from_organisation_id FROM referrals WHERE status = 'accepted'"
+    ):
+        opens["A" if organisation_id == world.organisations["A"] else "B"].add(ticket_id)
+    secrets = {
+        ticket_id: {words[key]: f"{key}'s message"} for key, (ticket_id, _) in world.tickets.items()
+    }
+    for ticket_id, summary in said.items():
+        secrets[ticket_id] = {summary: f"a logged call ({summary})"}
+    rows = desk.sql(
+        "SELECT t.id, t.ref, w.pseudonym FROM tickets t JOIN workers w ON w.id = t.worker_id"
+    )
+    for viewer in ("A", "B", "nobody"):
+        world.secret[viewer] = {
+            note: f"{key}'s note, written by {key[0]}"
+            for key, note in notes_by_key.items()
+            if key[0] != viewer
+        }
+        world.refs[viewer] = {}
+        for ticket_id, ref, pseudonym in rows:
+            if ticket_id in opens[viewer]:
+                continue
+            world.secret[viewer] |= secrets.get(ticket_id, {})
+            world.secret[viewer][pseudonym] = f"the pseudonym of {ref}'s worker"
+            world.refs[viewer][ref] = f"the ticket {ref}"
+
+
+def build_world(desk: Desk, stub: TelegramStub) -> World:
+    world = _people(desk, uuid.uuid4().hex[:8])
+    words = _workers_write(world, stub)
+    notes_by_key = {key: f"{key}-note-{world.mark}" for key in CHATS}
+    referrals = _casework(world, notes_by_key)
+    _sign_everyone_in(world)
+    said = _calls_logged(world)
+    _targets(world, words, notes_by_key, referrals)
+    _never_seen(world, words, notes_by_key, said)
+    world.saved = {
+        "tickets": [
+            dict(row._mapping)
+            for row in desk.sql(
+                "SELECT id, organisation_id, status, assignee_id, urgent, urgent_since, "
+                "person_requested_at, closed_at FROM tickets"
+            )
+        ],
+        "referrals": [
+            dict(row._mapping)
+            for row in desk.sql("SELECT id, status, decided_by, decided_at FROM referrals")
+        ],
+        "links": [dict(row._mapping) for row in desk.sql("SELECT * FROM ticket_businesses")],
+        "dead_letters": [
+            dict(row._mapping)
+            for row in desk.sql(
+                "SELECT id, delivery_status, attempts, failure_reason, next_attempt_at "
+                "FROM messages WHERE id = ANY(:ids)",
+                ids=[uuid.UUID(t.dead_letter) for t in world.targets.values()],
+            )
+        ],
+        "rule": [dict(row._mapping) for row in desk.sql("SELECT * FROM routing_rules")],
+    }
+    return world
+
+
+def put_back(world: World) -> None:
+    """Undo whatever the last request changed that a later one depends on."""
+    saved = world.saved
+    _execute(
+        world.desk,
+        (
+            "UPDATE tickets SET organisation_id = :organisation_id, status = :status, "
+            "assignee_id = :assignee_id, urgent = :urgent, urgent_since = :urgent_since, "
+            "person_requested_at = :person_requested_at, closed_at = :closed_at WHERE id = :id",
+            saved["tickets"],
+        ),
+        (
+            "DELETE FROM referrals WHERE NOT (id = ANY(:ids))",
+            {"ids": [r["id"] for r in saved["referrals"]]},
+        ),
+        (
+            "UPDATE referrals SET status = :status, decided_by = :decided_by, "
+            "decided_at = :decided_at WHERE id = :id",
+            saved["referrals"],
+        ),
+        ("DELETE FROM ticket_businesses", {}),
+        (
+            "INSERT INTO ticket_businesses (ticket_id, business_id) "
+            "VALUES (:ticket_id, :business_id)",
+            saved["links"],
+        ),
+        ("DELETE FROM supply_links WHERE brand_id = :brand", {"brand": world.brand}),
+        ("UPDATE categories SET active = true WHERE id = :category", {"category": world.category}),
+        (
+            "UPDATE messages SET delivery_status = :delivery_status, attempts = :attempts, "
+            "failure_reason = :failure_reason, next_attempt_at = :next_attempt_at WHERE id = :id",
+            saved["dead_letters"],
+        ),
+        (
+            "INSERT INTO routing_rules (id, position, language, country, channel, category_id, "
+            "business_id, organisation_id, created_at) VALUES (:id, :position, :language, "
+            ":country, :channel, :category_id, :business_id, :organisation_id, :created_at) "
+            "ON CONFLICT (id) DO NOTHING",
+            saved["rule"],
+        ),
+    )
+
+
+@pytest.fixture
+def world(settings: Settings, telegram_stub: TelegramStub) -> Iterator[World]:
+    with open_desk(settings.with_changes(simulator_enabled=True)) as desk:
+        built = build_world(desk, telegram_stub)
+        yield built
+        # Businesses and categories outlive the per-test truncation: take ours away.
+        _execute(
+            desk,
+            ("DELETE FROM ticket_businesses", {}),
+            ("DELETE FROM routing_rules", {}),
+            ("DELETE FROM businesses WHERE name LIKE :like", {"like": f"% {built.mark}%"}),
+            ("DELETE FROM categories WHERE code LIKE :like", {"like": f"m{built.mark}%"}),
+        )
+
+
+# --- asking, and judging the answer ---------------------------------------------------------
+
+
+def target_for(world: World, role: str, target: str) -> Target:
+    mine = world.organisation_of(role)
+    theirs = "B" if mine == "A" else "A"
+    if target == "other":
+        return world.targets[theirs]
+    if target == "away":
+        return world.away[mine]
+    own = world.targets[mine]
+    if role in world.envelopes:
+        own = dataclasses.replace(own, envelope=world.envelopes[role])
+    if target == "swap":  # one's own ticket, the other organisation's file
+        other = world.targets[theirs]
+        return dataclasses.replace(own, attachment=other.attachment, file=other.file)
+    return own
+
+
+def context_of(world: World, role: str, target: Target) -> dict[str, Any]:
+    mine = world.organisation_of(role)
+    return {
+        "t": target,
+        "w": world,
+        "fresh": uuid.uuid4().hex,
+        "elsewhere": world.organisations["B" if mine == "A" else "A"],
+    }
+
+
+def named_in(world: World, role: str, row: Row, target: Target) -> str:
+    """What the user names in the request (an answer may repeat it without showing anything)."""
+    context = context_of(world, role, target)
+    form = [value.format(**context) for value in (row.request.form or {}).values()]
+    return " ".join([row.path.format(**context), *form])
+
+
+def ask(world: World, role: str, row: Row, target: Target) -> TestResponse:
+    context = context_of(world, role, target)
+    path = row.path.format(**context)
+    request = row.request
+    if path.startswith("/api/"):
+        client = world.desk.client  # no console session: the token alone decides
+        headers = {"Authorization": f"Bearer {world.tokens[role]}"} if role in world.tokens else {}
+        if row.method == "GET":
+            return client.get(path, headers=headers)
+        return client.post(path, json=request.json, headers=headers)
+    client = world.clients[role]
+    if row.method == "GET":
+        return client.get(path)
+    form = {name: value.format(**context) for name, value in (request.form or {}).items()}
+    return client.post(path, data={"csrf_token": world.csrf[role], **form})
+
+
+def effect_of(world: World, role: str, row: Row, target: Target) -> Any:
+    if row.request.effect is None:
+        return None
+    user = world.users.get(role, -1)
+    return world.desk.sql(
+        row.request.effect,
+        ticket=target.ticket,
+        referral=target.referral,
+        dead_letter=uuid.UUID(target.dead_letter),
+        user=user,
+        actor=f"user:{user}",
+        target=f"ticket:{target.ref}",
+        category=world.category,
+        brand=world.brand,
+    )[0][0]
+
+
+def status_problem(cell: str, answer: TestResponse) -> str | None:
+    status = answer.status_code
+    if cell == "login":
+        where = urlsplit(answer.headers.get("Location", "")).path
+        if status == 302 and where == "/login":
+            return None
+        return f"expected a redirect to /login, got {status} {where}".rstrip()
+    if cell == "no":
+        return None if status in (403, 404) else f"expected 403 or 404, got {status}"
+    return None if status == int(cell) else f"expected {cell}, got {status}"
+
+
+def body_of(answer: TestResponse) -> str:
+    return answer.get_data().decode("utf-8", "replace") + " " + answer.headers.get("Location", "")
+
+
+def leaks(world: World, role: str, row: Row, target: Target, answer: TestResponse) -> list[str]:
+    """What this answer shows that this user must never see (and did not name)."""
+    body = body_of(answer)
+    named = named_in(world, role, row, target)
+    viewer = world.viewer(role)
+    never = [world.secret[viewer]]
+    if role not in row.request.refs_seen_by:
+        refs = dict(world.refs[viewer])
+        if row.request.offered_seen and viewer in world.offered:
+            refs.pop(world.offered[viewer])
+        never.append(refs)
+    return [
+        f"shows {label} ({value})"
+        for found in never
+        for value, label in found.items()
+        if value in body and value not in named
+    ]
+
+
+def shown(row: Row, target: Target, answer: TestResponse) -> list[str]:
+    """What success on one's own target must show, and does not."""
+    body = body_of(answer)
+    wanted = {
+        "ref": target.ref,
+        "text": target.text,
+        "note": target.note,
+        "referral": target.referral_ref,
+        "dead_letter": target.dead_letter_ref,
+    }
+    missing = [
+        f"does not show its {kind}"
+        for kind in row.request.shows
+        if kind != "file" and wanted[kind] not in body
+    ]
+    if "file" in row.request.shows and answer.get_data() != target.file:
+        missing.append("does not answer the file")
+    return missing
+
+
+def unlike_missing(
+    world: World, role: str, row: Row, target_name: str, target: Target, answer: TestResponse
+) -> str:
+    """How this 404 differs from the one for something that does not exist ('' if not)."""
+    if target_name == "swap":  # one's own ticket, a file that does not exist
+        missing = dataclasses.replace(target, attachment=MISSING.attachment)
+    else:
+        missing = MISSING
+    nothing = ask(world, role, row, missing)
+    if row.method == "POST":
+        put_back(world)
+    body = body_of(answer)
+    for name in ("ref", "attachment", "dead_letter", "envelope"):
+        body = body.replace(getattr(target, name), getattr(missing, name))
+    if (nothing.status_code, body_of(nothing)) != (answer.status_code, body):
+        return f"differs from asking for one that does not exist ({nothing.status_code})"
+    return ""
+
+
+def judge(world: World, role: str, row: Row, target_name: str) -> list[str]:
+    target = target_for(world, role, target_name)
+    cell = row.expected(role, target_name)
+    before = effect_of(world, role, row, target)
+    answer = ask(world, role, row, target)
+    after = effect_of(world, role, row, target)
+    if row.method == "POST":
+        put_back(world)
+    problems = [status_problem(cell, answer)]
+    succeeded = cell not in REFUSED
+    if row.request.effect and succeeded and after == before:
+        problems.append(f"succeeded but changed nothing ({row.request.effect})")
+    if row.request.effect and not succeeded and after != before:
+        problems.append(f"refused but changed {before!r} to {after!r} ({row.request.effect})")
+    problems += leaks(world, role, row, target, answer)
+    if succeeded and target_name in ("own", "away"):
+        problems += shown(row, target, answer)
+    if cell == "404" and target_name != "own" and answer.status_code == 404:
+        problems.append(unlike_missing(world, role, row, target_name, target, answer))
+    return [p for p in problems if p]
+
+
+def test_every_route_has_an_expectation_for_every_role(desk: Desk) -> None:
+    routes = {
+        f"{method} {bare_rule(rule.rule)}"
+        for rule in desk.app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    listed = [row.route for row in MATRIX]
+    assert len(listed) == len(set(listed)), "a route is listed twice"
+    assert routes - set(listed) - set(NOT_WALKED) == set(), "routes without an expectation"
+    assert set(listed) | set(NOT_WALKED) <= routes, "expectations for routes that are gone"
+    assert set(REQUESTS) <= set(listed), "how to ask routes that have no expectation"
+    naming_tickets = {row.route for row in MATRIX if row.names_a_ticket}
+    assert naming_tickets == set(AWAY), "routes naming a ticket need a row for one referred away"
+    assert MATRIX[-1].route == "POST /logout", "signing out must be asked last"
+
+
+def test_each_role_reaches_only_what_its_role_allows_and_sees_nothing_of_others(
+    world: World, subtests: pytest.Subtests
+) -> None:
+    for role in ASKED:
+        for row in MATRIX:
+            for target in row.targets:
+                with subtests.test(msg=f"{role} {row.route} [{target}]"):
+                    problems = judge(world, role, row, target)
+                    assert not problems, "\n".join(problems)
