@@ -53,9 +53,11 @@ def _act(action: Callable[[], object], done: str, back: str) -> Response:
 @allows("routing.edit")
 def routing_rules() -> str:
     session = db()
+    user = signed_in_user()
     return render_template(
         "routing.html",
-        user=signed_in_user(),
+        user=user,
+        edits_all=may(user, "routing.edit_all"),
         rules=routing.rules(session),
         organisations={
             o.id: o for o in session.scalars(select(Organisation).order_by(Organisation.name))
@@ -229,9 +231,10 @@ def audit_log() -> str:
         for e in entries
         if e.actor.startswith("user:") and e.actor[5:].isdigit()
     }
-    names = dict(
-        session.execute(select(User.id, User.email).where(User.id.in_(ids))).tuples().all()
-    )
+    names = {
+        row.id: row.email
+        for row in session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    }
     return render_template(
         "audit.html",
         user=user,

@@ -125,6 +125,8 @@ def add_rule(
     require(user, "routing.edit")
     if session.get(Organisation, organisation_id) is None:
         raise Invalid(N_("Unknown organisation."))
+    if organisation_id != user.organisation_id:
+        require(user, "routing.edit_all")
     if position is None:
         position = (session.scalar(select(func.max(RoutingRule.position))) or 0) + 10
     rule = RoutingRule(
@@ -160,6 +162,8 @@ def delete_rule(session: Session, user: User, rule_id: int) -> None:
     rule = session.get(RoutingRule, rule_id)
     if rule is None:
         raise Invalid(N_("Unknown rule."))
+    if rule.organisation_id != user.organisation_id:
+        require(user, "routing.edit_all")
     session.delete(rule)
     audit.record(
         session, actor=f"user:{user.id}", action="routing.rule_deleted", target=f"rule:{rule_id}"

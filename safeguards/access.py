@@ -33,7 +33,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "referrals.decide": _CASEWORK,
     "calls.log": _CASEWORK | {Role.HOTLINE},
     "directory.edit": frozenset({Role.ADMIN, Role.SUPERVISOR}),
-    "routing.edit": frozenset({Role.ADMIN}),
+    # Supervisors edit the rules that send tickets to their own queue; admins, every rule.
+    "routing.edit": frozenset({Role.ADMIN, Role.SUPERVISOR}),
+    "routing.edit_all": frozenset({Role.ADMIN}),
     "taxonomy.edit": frozenset({Role.ADMIN}),
     "audit.read": frozenset({Role.ADMIN, Role.SUPERVISOR}),
     "audit.read_all": frozenset({Role.ADMIN}),

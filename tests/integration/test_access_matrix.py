@@ -204,7 +204,8 @@ class Request:
 
 
 # Values are formatted with the request's context: t (the target), w (the world), fresh (a
-# new 32-hex value), elsewhere (the id of an organisation other than the user's).
+# new 32-hex value), elsewhere (the id of an organisation other than the user's), home
+# (the user's own organisation).
 REQUESTS: dict[str, Request] = {
     "POST /ui-language": Request(form={"language": "en", "next": "/tickets"}),
     "POST /account/password": Request(
@@ -262,7 +263,9 @@ REQUESTS: dict[str, Request] = {
         form={"brand": "{w.brand}", "supplier": "{w.employer}"}, effect=SUPPLY_LINKS
     ),
     "POST /admin/routing": Request(
-        form={"organisation": "{elsewhere}", "language": "km"}, effect=RULES
+        # A supervisor edits the rules into their own queue; only admins route elsewhere.
+        form={"organisation": "{home}", "language": "km"},
+        effect=RULES,
     ),
     "POST /admin/routing/<rule_id>/delete": Request(form={}, effect=RULES),
     "POST /admin/categories": Request(
@@ -530,7 +533,7 @@ def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, int]:
         brand = businesses.add_business(session, admin, f"Brand {world.mark}", "brand", "US", "")
         triage.link_business(session, caseworker["A"], ticket["A"], employer.id)
         triage.link_business(session, caseworker["B"], ticket["B"], employer.id)
-        rule = routing.add_rule(session, admin, organisations["B"], language="km")
+        rule = routing.add_rule(session, admin, organisations["A"], language="km")
         category = session.scalars(
             select(Category).where(Category.active).order_by(Category.position.desc())
         ).first()
@@ -805,6 +808,7 @@ def context_of(world: World, role: str, target: Target) -> dict[str, Any]:
         "w": world,
         "fresh": uuid.uuid4().hex,
         "elsewhere": world.organisations["B" if mine == "A" else "A"],
+        "home": world.organisations[mine],
     }
 
 
@@ -816,6 +820,14 @@ def named_in(world: World, role: str, row: Row, target: Target) -> str:
 
 
 def ask(world: World, role: str, row: Row, target: Target) -> TestResponse:
+    """Send the request; the answer is read whole and closed (a static file holds a handle)."""
+    answer = _send(world, role, row, target)
+    answer.get_data()
+    answer.close()
+    return answer
+
+
+def _send(world: World, role: str, row: Row, target: Target) -> TestResponse:
     context = context_of(world, role, target)
     path = row.path.format(**context)
     request = row.request
