@@ -190,10 +190,10 @@ def safe_next(target: str | None) -> str:
         or not target.startswith("/")
         or target.startswith("//")
     ):
-        return url_for("tickets.queue")
+        return url_for("tickets.home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
-        return url_for("tickets.queue")
+        return url_for("tickets.home")
     return target
 
 
@@ -557,7 +557,7 @@ def change_password() -> str | Response:
             _set_password(user, form.new.data)
             db().commit()
             flash(_("Your password is changed. You are signed out everywhere else."))
-            return redirect(url_for("tickets.queue"))
+            return redirect(url_for("tickets.home"))
         flash(problem, "error")
     return render_template("account_password.html", form=form, user=user)
 

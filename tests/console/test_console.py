@@ -170,10 +170,15 @@ def test_ticket_page_shows_the_workers_words_and_the_bots_answer(console) -> Non
 # --- who may see what --------------------------------------------------------------
 
 
-def test_partner_user_is_forbidden_the_queue_and_the_simulator(console) -> None:
+def test_partner_user_lands_on_their_page_and_is_forbidden_the_queue_and_the_simulator(
+    console,
+) -> None:
     console.add_user("brand@partner.example", "partner")
     landed = console.sign_in("brand@partner.example")
-    assert landed.status_code == 403
+    assert landed.status_code == 200
+    assert landed.request.path == "/"
+    assert "never a worker, a message or a case" in landed.text
+    assert 'href="/tickets"' not in landed.text
     assert console.client.get("/tickets").status_code == 403
     assert console.client.get("/simulator").status_code == 403
 

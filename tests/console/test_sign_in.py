@@ -35,7 +35,7 @@ def enrol(console, email: str | None = None) -> list[str]:
     console.totp_secrets[email] = secret
     shown = enter_code(console.client, page, next_code(secret))
     codes = recovery_codes_on_page(shown.text)
-    assert console.client.get(continue_link(shown.text)).status_code == 200
+    assert console.client.get(continue_link(shown.text), follow_redirects=True).status_code == 200
     return codes
 
 
