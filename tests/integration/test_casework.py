@@ -277,7 +277,7 @@ def test_queue_pages_show_urgent_then_oldest_and_every_open_ticket_once(desk: De
     assert by_ref[expected[49]].created_at == by_ref[expected[50]].created_at
 
     first = caseworker.get("/tickets")
-    assert f"{len(expected)} open tickets" in seen(first)
+    assert f"Open tickets: {len(expected)}" in seen(first)
     shown = caseworker.queue_refs()
 
     assert shown == expected
