@@ -107,6 +107,14 @@ def category_label(category: Category) -> str:
     return _(_SEEDED[category.code]) if category.code in _SEEDED else category.name
 
 
+def by_group(categories: list[Category]) -> list[tuple[str, list[Category]]]:
+    """Categories grouped in taxonomy order (the ILO indicators first), not alphabetically."""
+    groups: dict[str, list[Category]] = {}
+    for category in categories:
+        groups.setdefault(category.group, []).append(category)
+    return list(groups.items())
+
+
 def group_label(group: str) -> str:
     return _(GROUPS[group]) if group in GROUPS else group
 
@@ -157,6 +165,7 @@ def init_app(app: Flask) -> None:
         "call_outcome_label": call_outcome_label,
         "category_label": category_label,
         "group_label": group_label,
+        "by_group": by_group,
         "role_label": role_label,
         "business_kind_label": business_kind_label,
         "consent_label": consent_label,
