@@ -150,6 +150,9 @@ def show(ref: str) -> str:
     session, ring = db(), content_ring()
     thread = tickets.read_thread(session, ring, user, ticket, via="console")
     ticket_notes = notes.notes_of(session, ring, ticket, user)
+    # Keep the read's audit entry now: the audit log's lock is the whole desk's, so it
+    # is held for the read alone, not while the rest of the page is gathered and drawn.
+    session.commit()
     calls, open_tasks = tickets.calls_and_tasks(session, ticket)
     workable = can_work(user, ticket)
     chosen = {c.id for c in triage.categories_of(session, [ticket.id])[ticket.id]}
@@ -175,7 +178,6 @@ def show(ref: str) -> str:
         "consents": referral.CONSENT,
         "saved_replies": replies.saved_replies(ticket.language),
     }
-    session.commit()  # keep the audit entry of the read
     return render_template("ticket.html", **context)
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake.db import utcnow
@@ -145,50 +145,68 @@ def queue_page(
 
 
 def queue_counts(session: Session, user: User) -> QueueCounts:
-    """Counts of the user's open tickets by status, language, channel, urgency, assignee, age."""
+    """Counts of the user's open tickets by status, language, channel, urgency, assignee, age.
+
+    Two queries whatever the queue's size: one row of filtered counts (urgency,
+    assignee, age), and one count per value of status, language, channel and assignee
+    (GROUPING SETS on PostgreSQL: a few dozen rows, not one per combination).
+    """
     now = utcnow()
-    age = case(
-        *[
-            (Ticket.created_at < now - dt.timedelta(days=days), key)
-            for key, days in sorted(AGES.items(), key=lambda item: -item[1])
-        ],
-        else_="",
-    )
-    rows = session.execute(
+    scope = (workable_tickets(user), Ticket.status != OPEN)
+    older = {key: Ticket.created_at < now - dt.timedelta(days=days) for key, days in AGES.items()}
+    flat = session.execute(
         select(
-            Ticket.status,
-            Ticket.language,
-            Ticket.channel,
-            Ticket.urgent,
-            Ticket.assignee_id,
-            age.label("age"),
             func.count(),
-        )
-        .where(workable_tickets(user), Ticket.status != OPEN)
-        .group_by(
-            Ticket.status,
-            Ticket.language,
-            Ticket.channel,
-            Ticket.urgent,
-            Ticket.assignee_id,
-            age,
-        )
-    )
+            func.count().filter(Ticket.urgent.is_(True)),
+            func.count().filter(Ticket.assignee_id.is_(None)),
+            func.count().filter(Ticket.assignee_id == user.id),
+            *[func.count().filter(condition) for condition in older.values()],
+        ).where(*scope)
+    ).one()
+    total, urgent, unassigned, mine, *aged = flat
     by: dict[str, Counter[str]] = {
-        name: Counter() for name in ("status", "language", "channel", "urgent", "assignee", "age")
+        "urgent": Counter({"1": urgent, "0": total - urgent}),
+        "assignee": Counter({"none": unassigned, "me": mine}),
+        "age": Counter(dict(zip(older, aged, strict=True))),
+        "status": Counter(),
+        "language": Counter(),
+        "channel": Counter(),
     }
-    total = 0
-    for status, language, channel, urgent, assignee_id, age_key, count in rows:
-        total += count
-        by["status"][status] += count
-        by["language"][language or ""] += count
-        by["channel"][channel] += count
-        by["urgent"]["1" if urgent else "0"] += count
-        by["assignee"]["none" if assignee_id is None else str(assignee_id)] += count
-        if assignee_id == user.id:
-            by["assignee"]["me"] += count
-        # An age filter is "older than": a ticket older than 60 days is older than 30 too.
-        for key, days in AGES.items():
-            if age_key and AGES[age_key] >= days:
-                by["age"][key] += count
+    facets = {
+        "status": Ticket.status,
+        "language": Ticket.language,
+        "channel": Ticket.channel,
+        "assignee": Ticket.assignee_id,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            select(
+                *facets.values(),
+                *[func.grouping(column) for column in facets.values()],
+                func.count(),
+            )
+            .where(*scope)
+            .group_by(func.grouping_sets(*[tuple_(column) for column in facets.values()]))
+        )
+        for row in rows:
+            values, grouped, count = row[:4], row[4:8], int(row[8] or 0)
+            # GROUPING() is 0 for the one column this row counts by.
+            name, value = next(
+                (name, values[i]) for i, name in enumerate(facets) if grouped[i] == 0
+            )
+            _tally(by, name, value, count)
+    else:  # SQLite (the embedded default): one small GROUP BY per facet
+        for name, column in facets.items():
+            for value, count in session.execute(
+                select(column, func.count()).where(*scope).group_by(column)
+            ):
+                _tally(by, name, value, count)
     return QueueCounts(total=total, by=by)
+
+
+def _tally(by: dict[str, Counter[str]], name: str, value: object, count: int) -> None:
+    if name == "assignee":
+        if value is not None:
+            by["assignee"][str(value)] += count
+    else:
+        by[name][str(value or "")] += count

@@ -8,6 +8,7 @@ caseworker never has to convert from UTC in their head.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Literal
 
@@ -22,7 +23,9 @@ CURRENCIES = ("THB", "MYR", "MMK", "KHR", "NPR")
 Width = Literal["short", "medium", "long", "full"]
 
 
+@functools.lru_cache(maxsize=32)
 def _locale(locale: str | None) -> Locale:
+    """The CLDR locale, parsed once (a queue page formats a hundred dates with it)."""
     try:
         return Locale.parse(locale or DEFAULT_LOCALE)
     except (UnknownLocaleError, ValueError):
