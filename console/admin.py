@@ -11,9 +11,8 @@ from werkzeug.wrappers import Response
 from console.context import db
 from console.guard import allows, signed_in_user
 from console.i18n import _
-from console.tickets import refusal
+from console.tickets import acting
 from intake import businesses, routing
-from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import BusinessKind, Category, Organisation, User
 from safeguards import audit
 from safeguards.access import audit_actors, may
@@ -33,16 +32,9 @@ def _int_or_none(name: str) -> int | None:
 
 
 def _act(action: Callable[[], object], done: str, back: str) -> Response:
-    try:
+    with acting():
         action()
-        db().commit()
         flash(done, "info")
-    except NotAllowed:
-        db().rollback()
-        abort(403)
-    except (Invalid, Conflict) as exc:
-        db().rollback()
-        flash(refusal(exc), "error")
     return redirect(url_for(back), code=303)
 
 

@@ -7,6 +7,8 @@ it; the console never keeps, shows or can read it again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -24,18 +26,21 @@ blueprint = Blueprint("calls", __name__)
 MAX_DURATION_MINUTES = 600
 
 
+def _form_page(submission: str, form: Mapping[str, Any]) -> str:
+    return render_template(
+        "call_log.html",
+        user=signed_in_user(),
+        languages=(*WORKER_LANGUAGES, "en"),
+        categories=triage.active_categories(db()),
+        submission=submission,
+        form=form,
+    )
+
+
 @blueprint.get("/calls/new")
 @allows("calls.log")
 def new() -> str:
-    user = signed_in_user()
-    return render_template(
-        "call_log.html",
-        user=user,
-        languages=(*WORKER_LANGUAGES, "en"),
-        categories=triage.active_categories(db()),
-        submission=uuid.uuid4().hex,
-        form=request.form,
-    )
+    return _form_page(uuid.uuid4().hex, request.form)
 
 
 def _form_value() -> calls.CallLog:
@@ -96,15 +101,7 @@ def log() -> Response | str | tuple[str, int]:
         flash(str(exc), "error")
         form = request.form.copy()
         form.pop("number", None)  # never echo a caller's number back into a page
-        user = signed_in_user()
-        return render_template(
-            "call_log.html",
-            user=user,
-            languages=(*WORKER_LANGUAGES, "en"),
-            categories=triage.active_categories(db()),
-            submission=submission,
-            form=form,
-        ), 400
+        return _form_page(submission, form), 400
     session = db()
     try:
         key = current_envelope_key(session)

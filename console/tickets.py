@@ -81,7 +81,7 @@ def queue() -> str:
 
 
 @contextmanager
-def _acting() -> Iterator[None]:
+def acting() -> Iterator[None]:
     """Turn a service's refusal into what the user sees, and commit what succeeded."""
     try:
         yield
@@ -128,7 +128,7 @@ def bulk_assign() -> Response:
     if assignee_id == -1:
         abort(400)
     chosen = [_visible(user, ref).ticket for ref in refs]
-    with _acting():
+    with acting():
         count = triage.bulk_assign(db(), user, chosen, assignee_id)
         # TRANSLATORS: after bulk assignment; %(count)s is a number of tickets.
         flash(_("%(count)s tickets assigned.") % {"count": count}, "info")
@@ -185,7 +185,7 @@ def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Respon
     def view(ref: str) -> Response:
         user = signed_in_user()
         ticket = _visible(user, ref).ticket
-        with _acting():
+        with acting():
             action(user, ticket)
         if not can_work(user, ticket):  # moved out of this queue (re-routed): back to it
             return redirect(url_for("tickets.queue"), code=303)
@@ -294,7 +294,7 @@ for name, rule, action, permission in (
 def unlink_business(ref: str, business_id: int) -> Response:
     user = signed_in_user()
     ticket = _visible(user, ref).ticket
-    with _acting():
+    with acting():
         triage.unlink_business(db(), user, ticket, business_id)
     return _back(ticket)
 
