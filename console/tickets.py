@@ -263,8 +263,8 @@ def _refer(user: User, ticket: Ticket) -> None:
 def _reroute(user: User, ticket: Ticket) -> None:
     (organisation_id,) = _ids("organisation") or [0]
     routing.reroute(db(), user, ticket, organisation_id)
-    # TRANSLATORS: after moving a ticket to another organisation's queue; %(ref)s is its number.
     flash(
+        # TRANSLATORS: after moving a ticket to another organisation's queue; %(ref)s is its number.
         _("Ticket %(ref)s moved to %(organisation)s's queue.")
         % {"ref": ticket.ref, "organisation": db().get_one(Organisation, organisation_id).name},
         "info",

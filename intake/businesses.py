@@ -68,7 +68,7 @@ def link_supplier(session: Session, user: User, brand_id: int, supplier_id: int)
         or supplier is None
         or supplier.kind != BusinessKind.SUPPLIER
     ):
-        raise Invalid(N_("Link a brand to a supplier."))
+        raise Invalid(N_("Only a brand can be linked to a supplier."))
     if session.get(SupplyLink, (brand_id, supplier_id)) is None:
         session.add(SupplyLink(brand_id=brand_id, supplier_id=supplier_id))
         audit.record(

@@ -52,7 +52,7 @@ def refer(
     if consent not in CONSENT:
         raise Invalid(N_("Record how the worker agreed to the referral."))
     if to_organisation_id == ticket.organisation_id:
-        raise Invalid(N_("A ticket is referred to another organisation."))
+        raise Invalid(N_("A ticket can only be referred to another organisation."))
     if session.get(Organisation, to_organisation_id) is None:
         raise Invalid(N_("Unknown organisation."))
     if ticket.status == TicketStatus.CLOSED.value:
