@@ -12,7 +12,7 @@ from console.context import db
 from console.guard import allows, signed_in_user
 from console.i18n import _
 from console.tickets import acting
-from intake import businesses, routing
+from intake import businesses, routing, taxonomy
 from intake.models import BusinessKind, Category, Organisation, User
 from safeguards import audit
 from safeguards.access import audit_actors, may
@@ -108,7 +108,7 @@ def categories() -> str:
         "categories.html",
         user=signed_in_user(),
         categories=list(session.scalars(select(Category).order_by(Category.position))),
-        groups=businesses.GROUPS,
+        groups=list(taxonomy.GROUPS),
     )
 
 
@@ -118,7 +118,7 @@ def add_category() -> Response:
     user = signed_in_user()
     form = request.form
     return _act(
-        lambda: businesses.add_category(
+        lambda: taxonomy.add_category(
             db(), user, form.get("code", ""), form.get("group", ""), form.get("name", "")
         ),
         # TRANSLATORS: after adding a category to the taxonomy.
@@ -133,7 +133,7 @@ def set_category_active(category_id: int) -> Response:
     user = signed_in_user()
     active = request.form.get("active") == "1"
     return _act(
-        lambda: businesses.set_category_active(db(), user, category_id, active),
+        lambda: taxonomy.set_category_active(db(), user, category_id, active),
         # TRANSLATORS: after retiring or restoring a category.
         _("Category saved."),
         "admin.categories",

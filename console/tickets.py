@@ -19,6 +19,7 @@ from intake import queue as ticket_queue
 from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import Organisation, Ticket, TicketStatus, User
 from safeguards.access import can_work, may
+from translations import prompts
 from translations.scripts import WORKER_LANGUAGES
 
 blueprint = Blueprint("tickets", __name__)
@@ -176,7 +177,7 @@ def show(ref: str) -> str:
         "pending_referral": referral.pending_referral(session, ticket),
         "organisations": referral.organisations_to_refer_to(session, user),
         "consents": referral.CONSENT,
-        "saved_replies": replies.saved_replies(ticket.language),
+        "saved_replies": prompts.saved_replies(ticket.language),
     }
     return render_template("ticket.html", **context)
 
@@ -196,7 +197,7 @@ def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Respon
 
 def _reply(user: User, ticket: Ticket) -> None:
     saved = request.form.get("saved")
-    text = dict(replies.saved_replies(ticket.language)).get(saved or "") if saved else None
+    text = dict(prompts.saved_replies(ticket.language)).get(saved or "") if saved else None
     message = replies.send_reply(
         db(),
         content_ring(),

@@ -16,7 +16,7 @@ from intake import tickets, triage
 from intake.conversation import IntakeKeys, worker_for
 from intake.db import utcnow
 from intake.models import Call, Direction, Message, Task, Ticket, User, Worker
-from intake.routing import country_of_address, route_by_language_once_known, route_ticket
+from intake.routing import country_of_address, open_routed_ticket, route_by_language_once_known
 from safeguards import audit
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.vault import remember_address
@@ -46,15 +46,7 @@ def _call_for(
     remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
     ticket = tickets.open_ticket_of(session, worker)
     if ticket is None:
-        country = country_of_address(inbound.channel, inbound.address)
-        ticket = tickets.create_ticket(
-            session,
-            worker,
-            inbound.channel,
-            worker.language,
-            route_ticket(session, worker.language, country=country, channel=inbound.channel),
-        )
-        ticket.country = country
+        ticket = open_routed_ticket(session, worker, inbound.channel, inbound.address)
     call = Call(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
@@ -211,8 +203,9 @@ def log_call(session: Session, keys: IntakeKeys, envelope_id: uuid.UUID, log: Ca
         worker.language = log.language
     ticket = tickets.open_ticket_of(session, worker)
     if ticket is None or ticket.organisation_id != user.organisation_id:
-        ticket = tickets.create_ticket(session, worker, "voice", log.language, user.organisation_id)
-        ticket.country = country
+        ticket = tickets.create_ticket(
+            session, worker, "voice", log.language, user.organisation_id, country=country
+        )
     elif ticket.language is None and log.language:
         ticket.language = log.language
     session.add(

@@ -15,7 +15,7 @@ from intake import tickets
 from intake.db import utcnow
 from intake.delivery import mark_reachable, mark_unreachable
 from intake.models import Direction, Message, Ticket, Worker
-from intake.routing import country_of_address, route_by_language_once_known, route_ticket
+from intake.routing import open_routed_ticket, route_by_language_once_known
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.sealing import KeyRing
 from safeguards.vault import remember_address
@@ -109,15 +109,7 @@ def receive(
     ticket = tickets.open_ticket_of(session, worker)
     is_new = ticket is None
     if ticket is None:
-        country = country_of_address(inbound.channel, inbound.address)
-        ticket = tickets.create_ticket(
-            session,
-            worker,
-            inbound.channel,
-            worker.language,
-            route_ticket(session, worker.language, country=country, channel=inbound.channel),
-        )
-        ticket.country = country
+        ticket = open_routed_ticket(session, worker, inbound.channel, inbound.address)
         logger.info("ticket %s opened for worker %s", ticket.ref, worker.pseudonym)
     elif worker.language:
         route_by_language_once_known(session, ticket, worker.language)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from intake.db import utcnow
 from intake.errors import Invalid
 from intake.models import Note, Ticket, User
-from intake.triage import require
 from safeguards import audit
+from safeguards.access import require
 from safeguards.sealing import KeyRing, binding
 from translations.i18n import N_
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from intake.db import utcnow
 from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import Organisation, Referral, ReferralStatus, Ticket, TicketStatus, User
-from intake.triage import require
 from safeguards import audit
+from safeguards.access import require
 from safeguards.sealing import KeyRing, binding
 from translations.i18n import N_
 

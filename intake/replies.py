@@ -7,10 +7,9 @@ from sqlalchemy.orm import Session
 from intake import tickets
 from intake.errors import Conflict, Invalid
 from intake.models import Direction, Message, Ticket, TicketStatus, User, Worker
-from intake.triage import require
 from safeguards import audit
+from safeguards.access import require
 from safeguards.sealing import KeyRing
-from translations import prompts
 from translations.i18n import N_
 
 MAX_REPLY = 4000  # Telegram's limit is 4096; an SMS splits long before that
@@ -47,8 +46,3 @@ def send_reply(session: Session, ring: KeyRing, user: User, ticket: Ticket, text
         message=str(message.id),
     )
     return message
-
-
-def saved_replies(language: str | None) -> list[tuple[str, str]]:
-    """The catalog's saved replies as (key, text in the worker's language)."""
-    return prompts.saved_replies(language)

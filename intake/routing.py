@@ -14,11 +14,12 @@ import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake import tickets
 from intake.db import utcnow
 from intake.errors import Conflict, Invalid
-from intake.models import Organisation, RoutingRule, Ticket, TicketStatus, User
-from intake.triage import require
+from intake.models import Organisation, RoutingRule, Ticket, TicketStatus, User, Worker
 from safeguards import audit
+from safeguards.access import require
 from translations.i18n import N_
 
 
@@ -89,6 +90,15 @@ def route_ticket(
         if language and language in (organisation.languages or []):
             return organisation.id
     return organisations[0].id
+
+
+def open_routed_ticket(session: Session, worker: Worker, channel: str, address: str) -> Ticket:
+    """Open a ticket for a worker who wrote or called, in the queue the rules choose."""
+    country = country_of_address(channel, address)
+    organisation_id = route_ticket(session, worker.language, country=country, channel=channel)
+    return tickets.create_ticket(
+        session, worker, channel, worker.language, organisation_id, country=country
+    )
 
 
 def route_by_language_once_known(session: Session, ticket: Ticket, language: str) -> None:

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.errors import Conflict, Invalid
+from intake.models import Category, User
+from safeguards import audit
+from safeguards.access import require
 from translations.i18n import N_
 
 
@@ -57,3 +65,43 @@ SEED = (
     Seed("food_water", "living", N_("Food and water")),
     Seed("information_request", "information", N_("Request for information or help")),
 )
+
+
+# --- editing the taxonomy (admins) -------------------------------------------------------
+
+
+def add_category(session: Session, user: User, code: str, group: str, name: str) -> Category:
+    """Add a category to the taxonomy (shown as entered: it has no translations yet)."""
+    require(user, "taxonomy.edit")
+    code = code.strip().lower().replace(" ", "_")
+    if not code.replace("_", "").isalnum() or len(code) > 48 or group not in GROUPS:
+        raise Invalid(N_("A category needs a short code of letters, digits and _ and a group."))
+    name = " ".join(name.split())
+    if not name or len(name) > 120:
+        raise Invalid(N_("A category needs a name of at most 120 characters."))
+    last = session.scalar(select(Category.position).order_by(Category.position.desc()).limit(1))
+    category = Category(code=code, group=group, name=name, position=(last or 0) + 1, active=True)
+    try:
+        with session.begin_nested():
+            session.add(category)
+    except IntegrityError as exc:
+        raise Conflict(N_("A category with that code exists.")) from exc
+    audit.record(
+        session, actor=f"user:{user.id}", action="taxonomy.added", target=f"category:{code}"
+    )
+    return category
+
+
+def set_category_active(session: Session, user: User, category_id: int, active: bool) -> None:
+    """Retire a category (tickets keep it) or bring it back."""
+    require(user, "taxonomy.edit")
+    category = session.get(Category, category_id)
+    if category is None:
+        raise Invalid(N_("Unknown category."))
+    category.active = active
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="taxonomy.active" if active else "taxonomy.retired",
+        target=f"category:{category.code}",
+    )

@@ -54,7 +54,12 @@ def open_ticket_of(session: Session, worker: Worker) -> Ticket | None:
 
 
 def create_ticket(
-    session: Session, worker: Worker, channel: str, language: str | None, organisation_id: int
+    session: Session,
+    worker: Worker,
+    channel: str,
+    language: str | None,
+    organisation_id: int,
+    country: str | None = None,
 ) -> Ticket:
     """Open a new ticket with a fresh reference (retrying the rare collision)."""
     for _ in range(5):
@@ -65,6 +70,7 @@ def create_ticket(
             channel=channel,
             organisation_id=organisation_id,
             worker_id=worker.id,
+            country=country,
         )
         try:
             with session.begin_nested():

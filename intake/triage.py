@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from intake.db import utcnow
-from intake.errors import Conflict, Invalid, NotAllowed
+from intake.errors import Conflict, Invalid
 from intake.models import (
     Business,
     Category,
@@ -27,7 +27,7 @@ from intake.models import (
 )
 from intake.taxonomy import INFORMATION_GROUP, URGENT_GROUP
 from safeguards import audit
-from safeguards.access import can_work, may
+from safeguards.access import require
 from translations.i18n import N_
 
 S = TicketStatus
@@ -44,14 +44,6 @@ MANUAL_STEPS: dict[str, frozenset[str]] = {
     S.VALIDATED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-
-
-def require(user: User, action: str, ticket: Ticket | None = None) -> None:
-    """Raise NotAllowed unless the role allows the action (on a ticket of the user's queue)."""
-    if not may(user, action):
-        raise NotAllowed(action)
-    if ticket is not None and not can_work(user, ticket):
-        raise NotAllowed(f"{action} on a ticket of another organisation")
 
 
 def _actor(user: User) -> str:

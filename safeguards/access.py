@@ -11,9 +11,10 @@ A partner (brand, supplier) sees no ticket at all, only indicators.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 from sqlalchemy.orm import Session
 
+from intake.errors import NotAllowed
 from intake.models import Referral, ReferralStatus, Role, Ticket, User
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.HOTLINE})
@@ -49,6 +50,14 @@ def may(user: User | None, action: str) -> bool:
     return user.role in PERMISSIONS.get(action, frozenset())
 
 
+def require(user: User, action: str, ticket: Ticket | None = None) -> None:
+    """Raise NotAllowed unless the role allows the action (on a ticket of the user's queue)."""
+    if not may(user, action):
+        raise NotAllowed(action)
+    if ticket is not None and not can_work(user, ticket):
+        raise NotAllowed(f"{action} on a ticket of another organisation")
+
+
 def roles_for(action: str) -> frozenset[Role]:
     return PERMISSIONS[action]
 
@@ -75,7 +84,7 @@ def visible_tickets(user: User) -> ColumnElement[bool]:
             Referral.status == ReferralStatus.ACCEPTED.value,
         )
     )
-    return or_(Ticket.organisation_id == user.organisation_id, and_(referred_away))
+    return or_(Ticket.organisation_id == user.organisation_id, referred_away)
 
 
 def can_work(user: User, ticket: Ticket) -> bool:

@@ -9,19 +9,15 @@ the database holds afterwards.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import html
 import re
 import uuid
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from redis import Redis
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -33,6 +29,7 @@ from intake.tickets import create_ticket
 from integration.conftest import PASSWORD, Desk
 from integration.test_hotline import DIGIT, Call
 from support.builders import telegram_update
+from support.services import redis_values
 from support.signin import csrf_token, sign_in
 from support.telegram_stub import TelegramStub
 from support.twilio_stub import TwilioStub
@@ -803,31 +800,6 @@ def database_holding(desk: Desk, needle: str) -> list[str]:
         if desk.sql(statement, n=needle)[0][0]:
             found.append(f"{table}.{column}")
     return found
-
-
-def redis_values(url: str) -> Iterator[bytes]:
-    """Every key and value in Redis, rq's compressed job data unpacked too."""
-    with Redis.from_url(url) as redis:
-        for key in redis.scan_iter():
-            yield key
-            kind = redis.type(key).decode()
-            if kind == "string":
-                values = [redis.get(key)]
-            elif kind == "hash":
-                values = [v for pair in redis.hgetall(key).items() for v in pair]
-            elif kind == "list":
-                values = redis.lrange(key, 0, -1)
-            elif kind == "set":
-                values = list(redis.smembers(key))
-            elif kind == "zset":
-                values = redis.zrange(key, 0, -1)
-            else:  # a stream
-                entries = redis.xrange(key)
-                values = [v for _, fields in entries for pair in fields.items() for v in pair]
-            for value in values:
-                yield value or b""
-                with contextlib.suppress(zlib.error):
-                    yield zlib.decompress(value or b"")
 
 
 def test_logged_call_files_a_ticket_and_the_number_is_nowhere_to_be_read(

@@ -6,7 +6,6 @@ key and every log line hold no chat id and no message text in plaintext.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -14,19 +13,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis import Redis
 
 from translations.scripts import detect_language
 
 from integration.test_telegram_intake import SECOND, WORKERS
 from support.builders import as_body, telegram_update
-from support.services import free_port
+from support.services import free_port, redis_values
 from support.telegram_stub import TelegramStub
 
 CLI = [sys.executable, "-c", "from console.cli import main; main()"]
@@ -91,34 +88,6 @@ def served(
         finally:
             server.terminate()
             server.wait(timeout=20)
-
-
-def _redis_values(url: str) -> Iterator[bytes]:
-    """Every value of every key, decompressed where rq compressed it."""
-    with Redis.from_url(url) as redis:
-        for key in redis.scan_iter():
-            yield key
-            kind = redis.type(key).decode()
-            if kind == "string":
-                values = [redis.get(key)]
-            elif kind == "hash":
-                values = [v for pair in redis.hgetall(key).items() for v in pair]
-            elif kind == "list":
-                values = redis.lrange(key, 0, -1)
-            elif kind == "set":
-                values = list(redis.smembers(key))
-            elif kind == "zset":
-                values = redis.zrange(key, 0, -1)
-            elif kind == "stream":
-                values = [
-                    v for _, fields in redis.xrange(key) for pair in fields.items() for v in pair
-                ]
-            else:
-                values = []
-            for value in values:
-                yield value or b""
-                with contextlib.suppress(zlib.error):
-                    yield zlib.decompress(value or b"")
 
 
 def test_serve_and_worker_turn_telegram_messages_into_tickets_and_leak_nothing(
@@ -190,12 +159,12 @@ def test_serve_and_worker_turn_telegram_messages_into_tickets_and_leak_nothing(
         ["pg_dump", "--no-owner", database_url], capture_output=True, check=True, timeout=120
     ).stdout
     assert b"COPY public.messages" in dump  # the dump holds the tables we look through
-    redis_values = list(_redis_values(product_env["REDIS_URL"]))
-    assert any(b"process_envelope" in value for value in redis_values)  # jobs went through Redis
+    in_redis = list(redis_values(product_env["REDIS_URL"]))
+    assert any(b"process_envelope" in value for value in in_redis)  # jobs went through Redis
     log_text = b"".join(path.read_bytes() for path in logs.iterdir())
     assert b"ticket " in log_text  # the worker logged what it did, by id
 
     for secret_value in secrets:
         assert secret_value not in dump, secret_value.decode()
-        assert not any(secret_value in value for value in redis_values), secret_value.decode()
+        assert not any(secret_value in value for value in in_redis), secret_value.decode()
         assert secret_value not in log_text, secret_value.decode()

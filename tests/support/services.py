@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,3 +63,31 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def redis_values(url: str) -> Iterator[bytes]:
+    """Every value of every key, decompressed where rq compressed it."""
+    with Redis.from_url(url) as redis:
+        for key in redis.scan_iter():
+            yield key
+            kind = redis.type(key).decode()
+            if kind == "string":
+                values = [redis.get(key)]
+            elif kind == "hash":
+                values = [v for pair in redis.hgetall(key).items() for v in pair]
+            elif kind == "list":
+                values = redis.lrange(key, 0, -1)
+            elif kind == "set":
+                values = list(redis.smembers(key))
+            elif kind == "zset":
+                values = redis.zrange(key, 0, -1)
+            elif kind == "stream":
+                values = [
+                    v for _, fields in redis.xrange(key) for pair in fields.items() for v in pair
+                ]
+            else:
+                values = []
+            for value in values:
+                yield value or b""
+                with contextlib.suppress(zlib.error):
+                    yield zlib.decompress(value or b"")

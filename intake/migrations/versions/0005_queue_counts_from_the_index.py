@@ -15,7 +15,12 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ["organisation_id", sa.literal_column("urgent DESC"), "created_at", "id"]
+COLUMNS: list[str | sa.ColumnElement[object]] = [
+    "organisation_id",
+    sa.literal_column("urgent DESC"),
+    "created_at",
+    "id",
+]
 OPEN = sa.text("status <> 'closed'")
 
 
