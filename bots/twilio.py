@@ -163,7 +163,8 @@ class TwilioMessaging(TwilioSigned):
 
     def parse(self, payload: bytes) -> InboundMessage | None:
         fields = form(payload)
-        body = fields.get("Body") or None
+        # A pressed quick-reply button (WhatsApp) sends its payload: the option's number.
+        body = fields.get("ButtonPayload") or fields.get("Body") or None
         count = int(fields.get("NumMedia") or 0)
         media = tuple(
             MediaRef(

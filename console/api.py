@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, g, jsonify, request
@@ -14,12 +15,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from console.auth import public
-from console.context import content_ring, db, dispatcher
+from console.context import content_ring, db, dispatcher, settings
 from console.openapi import OPENAPI
-from intake import replies, tickets, triage
+from intake import replies, tickets, triage, validation
 from intake.db import utcnow
 from intake.errors import Conflict, Invalid, NotAllowed
-from intake.models import ApiToken, User
+from intake.models import ApiToken, User, Validation
 from safeguards.access import STAFF_ROLES
 from safeguards.passwords import token_hash
 
@@ -74,7 +75,24 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def ticket_json(summary: tickets.TicketSummary, categories: list[str]) -> dict[str, Any]:
+def validation_json(asked: Validation | None) -> dict[str, Any] | None:
+    if asked is None:
+        return None
+    return {
+        "status": asked.status,
+        "answer": asked.answer,
+        "satisfaction": asked.satisfaction,
+        "method": asked.method,
+        "requested_at": _iso(asked.requested_at),
+        "answered_at": _iso(asked.answered_at),
+        "deadline_at": _iso(asked.deadline_at),
+        "reminders_sent": asked.reminders_sent,
+    }
+
+
+def ticket_json(
+    summary: tickets.TicketSummary, categories: list[str], asked: Validation | None
+) -> dict[str, Any]:
     ticket = summary.ticket
     return {
         "ref": ticket.ref,
@@ -88,6 +106,8 @@ def ticket_json(summary: tickets.TicketSummary, categories: list[str]) -> dict[s
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
         "message_count": summary.message_count,
+        "validation": validation_json(asked),
+        "closed_as": ticket.closed_as,
     }
 
 
@@ -137,10 +157,15 @@ def list_tickets() -> Response:
         limit=max(limit, 1),
         before=_parse_cursor(before) if before else None,
     )
-    categories = triage.categories_of(db(), [row.ticket.id for row in rows])
+    ids = [row.ticket.id for row in rows]
+    categories = triage.categories_of(db(), ids)
+    asked = validation.latest_of(db(), ids)
     db().commit()
     return jsonify(
-        tickets=[ticket_json(row, [c.code for c in categories[row.ticket.id]]) for row in rows],
+        tickets=[
+            ticket_json(row, [c.code for c in categories[row.ticket.id]], asked.get(row.ticket.id))
+            for row in rows
+        ],
         next=_cursor(rows[-1]) if len(rows) == limit and rows else None,
     )
 
@@ -154,8 +179,9 @@ def show_ticket(ref: str) -> Response:
         raise ApiError(404, "not found", f"no ticket {ref}") from exc
     thread = tickets.read_thread(db(), content_ring(), g.api_user, summary.ticket, via="api")
     categories = triage.categories_of(db(), [summary.ticket.id])[summary.ticket.id]
+    asked = validation.latest(db(), summary.ticket)
     db().commit()
-    body = ticket_json(summary, [c.code for c in categories])
+    body = ticket_json(summary, [c.code for c in categories], asked)
     body["messages"] = [
         {
             "direction": m.direction,
@@ -180,22 +206,11 @@ def show_ticket(ref: str) -> Response:
 @api_view
 def reply(ref: str) -> tuple[Response, int]:
     """Queue a reply in the worker's chat (202); it shows in the thread at once."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-        raise ApiError(400, "bad request", 'send JSON {"text": "..."}')
-    try:
-        summary = tickets.get_ticket(db(), g.api_user, ref)
-    except tickets.TicketNotFound as exc:
-        raise ApiError(404, "not found", f"no ticket {ref}") from exc
-    try:
+    body = _json_body("text")
+    summary = _ticket(ref)
+    with _refusals("this user may not reply on this ticket"):
         message = replies.send_reply(db(), content_ring(), g.api_user, summary.ticket, body["text"])
         db().commit()
-    except NotAllowed as exc:
-        raise ApiError(403, "forbidden", "this user may not reply on this ticket") from exc
-    except Invalid as exc:
-        raise ApiError(400, "bad request", str(exc)) from exc
-    except Conflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
     queued = dispatcher()
     if queued is not None:
         queued.enqueue("send_outbound", str(message.id))
@@ -211,6 +226,78 @@ def reply(ref: str) -> tuple[Response, int]:
             "delivery_status": message.delivery_status,
         },
     ), 202
+
+
+def _json_body(field: str, required: bool = True) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and not required and not request.get_data():
+        return {}
+    if not isinstance(body, dict) or not isinstance(
+        body.get(field, "" if not required else None), str
+    ):
+        raise ApiError(400, "bad request", f'send JSON {{"{field}": "..."}}')
+    return body
+
+
+def _ticket(ref: str) -> tickets.TicketSummary:
+    try:
+        return tickets.get_ticket(db(), g.api_user, ref)
+    except tickets.TicketNotFound as exc:
+        raise ApiError(404, "not found", f"no ticket {ref}") from exc
+
+
+@contextlib.contextmanager
+def _refusals(forbidden: str) -> Iterator[None]:
+    """Turn the domain's refusals into JSON errors: 403, 400, 409."""
+    try:
+        yield
+    except NotAllowed as exc:
+        raise ApiError(403, "forbidden", forbidden) from exc
+    except Invalid as exc:
+        raise ApiError(400, "bad request", str(exc)) from exc
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+
+
+def _ticket_body(summary: tickets.TicketSummary) -> dict[str, Any]:
+    categories = triage.categories_of(db(), [summary.ticket.id])[summary.ticket.id]
+    return ticket_json(
+        summary, [c.code for c in categories], validation.latest(db(), summary.ticket)
+    )
+
+
+@blueprint.post("/tickets/<ref>/validation-requests")
+@api_view
+def request_validation(ref: str) -> tuple[Response, int]:
+    """Ask the worker, through the bot, whether the fix really happened (202)."""
+    body = _json_body("summary")
+    summary = _ticket(ref)
+    with _refusals("this user may not ask for validation on this ticket"):
+        message = validation.request_validation(
+            db(),
+            content_ring(),
+            g.api_user,
+            summary.ticket,
+            body["summary"],
+            settings().validation_schedule,
+        )
+        db().commit()
+    queued = dispatcher()
+    if queued is not None:
+        queued.enqueue("send_prompt", str(message.id))
+    return jsonify(_ticket_body(summary)), 202
+
+
+@blueprint.post("/tickets/<ref>/close")
+@api_view
+def close(ref: str) -> Response:
+    """Close a ticket: validated, information-only, or unvalidated by a supervisor with a reason."""
+    body = _json_body("reason", required=False)
+    summary = _ticket(ref)
+    with _refusals("this user may not close this ticket"):
+        triage.close_ticket(db(), content_ring(), g.api_user, summary.ticket, body.get("reason"))
+        db().commit()
+    return jsonify(_ticket_body(summary))
 
 
 @blueprint.get("/openapi.json")

@@ -37,6 +37,34 @@ _TICKET = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "message_count": {"type": "integer"},
+        "validation": {
+            "type": "object",
+            "nullable": True,
+            "description": "the newest time the worker was asked to validate the fix",
+            "properties": {
+                "status": {
+                    "type": "string",
+                    "enum": ["requested", "validated", "disputed", "unvalidated", "withdrawn"],
+                },
+                "answer": {
+                    "type": "string",
+                    "nullable": True,
+                    "enum": ["fixed", "partly_fixed", "not_fixed", "person", None],
+                },
+                "satisfaction": {"type": "integer", "nullable": True, "minimum": 1, "maximum": 5},
+                "method": {"type": "string", "enum": ["chat", "phone"]},
+                "requested_at": {"type": "string", "format": "date-time"},
+                "answered_at": {"type": "string", "format": "date-time", "nullable": True},
+                "deadline_at": {"type": "string", "format": "date-time", "nullable": True},
+                "reminders_sent": {"type": "integer"},
+            },
+        },
+        "closed_as": {
+            "type": "string",
+            "nullable": True,
+            "enum": ["validated", "information_only", "unvalidated", None],
+            "description": "how it closed; unvalidated: by a supervisor, with a reason",
+        },
     },
 }
 _MESSAGE = {
@@ -180,6 +208,77 @@ OPENAPI: dict[str, Any] = {
                                     },
                                 }
                             }
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/api/v1/tickets/{ref}/validation-requests": {
+            "post": {
+                "summary": "Ask the worker to validate the remediation",
+                "description": (
+                    "The bot asks the worker in their language and channel, naming what was "
+                    "fixed (the summary), with the options 1 fixed, 2 partly fixed, 3 not "
+                    "fixed, 4 talk to a person; then a 1-5 satisfaction question. The ticket "
+                    "must be in remediation (or already awaiting validation: a new request "
+                    "replaces the open one). Reminders and the deadline follow the schedule "
+                    "(VOICEDESK_VALIDATION_REMINDERS, VOICEDESK_VALIDATION_DEADLINE)."
+                ),
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"summary": {"type": "string", "maxLength": 500}},
+                                "required": ["summary"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "the question is queued; the ticket awaits validation",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/api/v1/tickets/{ref}/close": {
+            "post": {
+                "summary": "Close a ticket",
+                "description": (
+                    "409 unless the worker validated the fix or the ticket is "
+                    "information-only. A supervisor may close a ticket whose validation "
+                    "went unanswered past the deadline (unvalidated) only with a reason, "
+                    "which is kept sealed and audited; it is counted apart in indicators."
+                ),
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"reason": {"type": "string", "maxLength": 2000}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "closed",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}
                         },
                     },
                     **_errors(400, 401, 403, 404, 409),

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bots.base import InboundMessage
-from intake import tickets
+from intake import tickets, validation
 from intake.db import utcnow
 from intake.delivery import mark_reachable, mark_unreachable
 from intake.models import Direction, Message, Ticket, Worker
@@ -157,6 +157,11 @@ def _reply(
     """What the bot answers: text, options, and purpose ("erase" erases once it is sent)."""
     language = worker.language
     command = command_of(text)
+    asked = validation.pending(session, ticket) if language and not is_new else None
+    if asked is not None and awaiting != AWAITING_ERASE and command in (None, "person"):
+        answered = validation.take_reply(session, worker, ticket, asked, text)
+        if answered is not None:
+            return answered.text, answered.options, answered.purpose
     if awaiting == AWAITING_ERASE:
         worker.awaiting = None
         answer = yes_or_no(text)

@@ -250,6 +250,14 @@ class Ticket(Base):
     created_at: Mapped[timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[dt.datetime | None]
+    # How it closed: validated, information_only, or unvalidated (by a supervisor, with
+    # a sealed written reason); indicators count the last apart.
+    closed_as: Mapped[str | None] = mapped_column(String(20))
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    close_reason_sealed: Mapped[Sealed | None] = mapped_column(SealedBytes())
+    # The latest validation's status (requested, validated, disputed, unvalidated), kept
+    # here so the queue shows and filters it without a join.
+    validation_status: Mapped[str | None] = mapped_column(String(16))
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     messages: Mapped[list[Message]] = relationship(
@@ -578,3 +586,142 @@ class Referral(Base):
 
     def __repr__(self) -> str:
         return f"<Referral {self.id} {self.status}>"
+
+
+# --- remediation and worker validation -------------------------------------------------
+
+
+class Remediation(Base):
+    """The business response timeline of one ticket: four dates, each set when it happened."""
+
+    __tablename__ = "remediations"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_response_on: Mapped[dt.date | None]
+    plan_agreed_on: Mapped[dt.date | None]
+    actions_done_on: Mapped[dt.date | None]
+    resolved_on: Mapped[dt.date | None]
+    updated_at: Mapped[timestamp]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RemediationAction(Base):
+    """One thing the business agreed to do: what, who owns it (both sealed), by when."""
+
+    __tablename__ = "remediation_actions"
+    __table_args__ = (Index("ix_remediation_actions_ticket", "ticket_id", "due_on"),)
+
+    id: Mapped[uuidpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    text_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
+    owner_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
+    due_on: Mapped[dt.date]
+    done_on: Mapped[dt.date | None]
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<RemediationAction {self.id} due={self.due_on}>"
+
+
+class RepaymentKind(enum.StrEnum):
+    RECRUITMENT_FEES = "recruitment_fees"
+    WAGES = "wages"
+    OTHER = "other"
+
+
+class ValidationStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    VALIDATED = "validated"
+    DISPUTED = "disputed"
+    UNVALIDATED = "unvalidated"  # no answer by the deadline
+    WITHDRAWN = "withdrawn"  # a newer request or a call took its place
+
+
+class ValidationAnswer(enum.StrEnum):
+    """The prompt's options, in the order INTERFACE.md fixes: the worker sends 1 to 4."""
+
+    FIXED = "fixed"
+    PARTLY_FIXED = "partly_fixed"
+    NOT_FIXED = "not_fixed"
+    PERSON = "person"
+
+
+class Validation(Base):
+    """One time we asked the worker whether the fix really happened, and what they said."""
+
+    __tablename__ = "validations"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(ValidationStatus)})", name="status"),
+        Index("ix_validations_ticket", "ticket_id", "requested_at"),
+        # The scheduled rounds look only at requests still waiting for an answer.
+        Index(
+            "ix_validations_waiting",
+            "next_due_at",
+            postgresql_where=text("next_due_at IS NOT NULL"),
+            sqlite_where=text("next_due_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuidpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=ValidationStatus.REQUESTED.value)
+    # chat (the bot asked) or phone (staff called and recorded the answer)
+    method: Mapped[str] = mapped_column(String(8), default="chat")
+    # What the caseworker told the worker was fixed; sealed like every free text.
+    summary_sealed: Mapped[Sealed | None] = mapped_column(SealedBytes())
+    answer: Mapped[str | None] = mapped_column(String(16))
+    satisfaction: Mapped[int | None]
+    # What the bot waits for: answer, satisfaction, or nothing (None).
+    awaiting: Mapped[str | None] = mapped_column(String(16))
+    unclear_replies: Mapped[int] = mapped_column(default=0)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    # When the scheduled rounds next look at it (a reminder or the deadline); None: never.
+    next_due_at: Mapped[dt.datetime | None]
+    deadline_at: Mapped[dt.datetime | None]
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[timestamp]
+    answered_at: Mapped[dt.datetime | None]
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<Validation {self.id} {self.status}>"
+
+
+class Repayment(Base):
+    """Money a business owes workers of one ticket, and what it says it has repaid.
+
+    Amounts are integers in the currency's minor unit. Which validation asked the worker
+    about it tells whether the worker confirmed or disputed the repayment.
+    """
+
+    __tablename__ = "repayments"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(RepaymentKind)})", name="kind"),
+        CheckConstraint("owed_minor >= 0 AND repaid_minor >= 0", name="amounts"),
+        CheckConstraint(
+            "workers_repaid <= workers_eligible AND workers_eligible <= workers_affected",
+            name="workers",
+        ),
+    )
+
+    id: Mapped[intpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    owed_minor: Mapped[int] = mapped_column(BigInteger())
+    repaid_minor: Mapped[int] = mapped_column(BigInteger(), default=0)
+    workers_affected: Mapped[int] = mapped_column(default=1)
+    workers_eligible: Mapped[int] = mapped_column(default=1)
+    workers_repaid: Mapped[int] = mapped_column(default=0)
+    validation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("validations.id", ondelete="SET NULL"), index=True
+    )
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Repayment {self.id} {self.kind} {self.currency}>"

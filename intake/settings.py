@@ -93,6 +93,24 @@ class HotlineSettings:
 
 
 @dataclass(frozen=True)
+class ValidationSchedule:
+    """When to remind a worker who has not answered, and when to stop waiting."""
+
+    reminders: tuple[dt.timedelta, ...] = (dt.timedelta(days=2), dt.timedelta(days=5))
+    deadline: dt.timedelta = dt.timedelta(days=14)
+
+    def reminder_times(self, requested_at: dt.datetime) -> list[dt.datetime]:
+        return sorted(requested_at + after for after in self.reminders if after < self.deadline)
+
+    def next_due(
+        self, requested_at: dt.datetime, reminders_sent: int, deadline_at: dt.datetime | None
+    ) -> dt.datetime | None:
+        """The next reminder still to send, else the deadline."""
+        times = self.reminder_times(requested_at)
+        return times[reminders_sent] if reminders_sent < len(times) else deadline_at
+
+
+@dataclass(frozen=True)
 class RateLimit:
     count: int
     seconds: float
@@ -133,6 +151,19 @@ def _rate_limits(env: Mapping[str, str]) -> dict[str, RateLimit]:
                 f"VOICEDESK_RATE_LIMITS: write name=count/seconds, not {item!r}"
             ) from exc
     return limits
+
+
+def _days(env: Mapping[str, str], name: str, default: str) -> tuple[float, ...]:
+    raw = env.get(name) or default
+    try:
+        days = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(
+            f"{name}: write days separated by commas, like 2,5; not {raw!r}"
+        ) from exc
+    if not days or any(day <= 0 for day in days):
+        raise SettingsError(f"{name}: days are more than 0, not {raw!r}")
+    return days
 
 
 def _hours(raw: str | None) -> tuple[dt.time, dt.time] | None:
@@ -177,6 +208,10 @@ class Settings:
     login_limit_address: RateLimit = RateLimit(20, 60.0)
     # Where a number typed without a country code is from (hotline call logging).
     default_region: str = "TH"
+    # Worker validation: remind after these many days without an answer; stop waiting
+    # (the request becomes unvalidated) after the deadline.
+    validation_reminder_days: tuple[float, ...] = (2.0, 5.0)
+    validation_deadline_days: float = 14.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -260,11 +295,20 @@ class Settings:
             log_level=env.get("VOICEDESK_LOG_LEVEL") or "INFO",
             session_idle_minutes=_int(env, "VOICEDESK_SESSION_IDLE_MINUTES", 30),
             default_region=(env.get("VOICEDESK_DEFAULT_REGION") or "TH").upper(),
+            validation_reminder_days=_days(env, "VOICEDESK_VALIDATION_REMINDERS", "2,5"),
+            validation_deadline_days=_days(env, "VOICEDESK_VALIDATION_DEADLINE", "14")[0],
         )
 
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some settings replaced (tests and the demo use this)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def validation_schedule(self) -> ValidationSchedule:
+        return ValidationSchedule(
+            reminders=tuple(dt.timedelta(days=d) for d in self.validation_reminder_days),
+            deadline=dt.timedelta(days=self.validation_deadline_days),
+        )
 
     @property
     def is_sqlite(self) -> bool:

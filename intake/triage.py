@@ -7,6 +7,8 @@ commit to the caller.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +29,8 @@ from intake.models import (
 )
 from intake.taxonomy import INFORMATION_GROUP, URGENT_GROUP
 from safeguards import audit
-from safeguards.access import require
+from safeguards.access import may, require
+from safeguards.sealing import KeyRing, binding
 from translations.i18n import N_
 
 S = TicketStatus
@@ -35,15 +38,22 @@ URGENT_CLOCK = dt.timedelta(hours=72)  # incident report to the partner
 RESOLUTION_CLOCK = dt.timedelta(days=60)  # the network's resolution target
 
 # The lifecycle of DESIGN.md. Validation moves (request, the worker's answer) belong to
-# intake.validation; these are the steps a caseworker takes by hand.
+# intake.validation and closing to `close_ticket`; these are the steps taken by hand.
 MANUAL_STEPS: dict[str, frozenset[str]] = {
     S.NEW: frozenset({S.TRIAGED}),
-    S.TRIAGED: frozenset({S.IN_REMEDIATION, S.CLOSED}),  # closed: information-only
+    S.TRIAGED: frozenset({S.IN_REMEDIATION}),
     S.IN_REMEDIATION: frozenset(),  # on to awaiting validation by asking the worker
     S.AWAITING_VALIDATION: frozenset(),  # the worker's answer moves it
-    S.VALIDATED: frozenset({S.CLOSED}),
+    S.VALIDATED: frozenset(),
     S.CLOSED: frozenset(),
 }
+
+
+class ClosedAs(enum.StrEnum):
+    VALIDATED = "validated"
+    INFORMATION_ONLY = "information_only"
+    # No answer by the deadline; a supervisor closed it with a written reason.
+    UNVALIDATED = "unvalidated"
 
 
 def _actor(user: User) -> str:
@@ -160,27 +170,22 @@ def is_information_only(session: Session, ticket: Ticket) -> bool:
 
 
 def next_steps(session: Session, ticket: Ticket) -> list[str]:
-    """The statuses a caseworker may move this ticket to by hand."""
-    steps: list[str] = [s.value for s in TicketStatus if s.value in MANUAL_STEPS[ticket.status]]
-    if (
-        ticket.status == S.TRIAGED
-        and S.CLOSED in steps
-        and not is_information_only(session, ticket)
-    ):
-        steps.remove(S.CLOSED)
-    return steps
+    """The statuses a caseworker may move this ticket to by hand (closing apart)."""
+    return [s.value for s in TicketStatus if s.value in MANUAL_STEPS[ticket.status]]
 
 
 def change_status(session: Session, user: User, ticket: Ticket, status: str) -> None:
     """Move a ticket one step along the lifecycle, or refuse with Conflict."""
     require(user, "tickets.status", ticket)
+    if status == S.CLOSED:
+        raise Conflict(
+            N_("Close a ticket with the Close button: it checks the worker's validation.")
+        )
     if status not in next_steps(session, ticket):
         raise Conflict(N_("That is not the next step of this ticket's lifecycle."))
     previous = ticket.status
     ticket.status = status
     ticket.updated_at = utcnow()
-    if status == S.CLOSED:
-        ticket.closed_at = utcnow()
     audit.record(
         session,
         actor=_actor(user),
@@ -189,6 +194,67 @@ def change_status(session: Session, user: User, ticket: Ticket, status: str) -> 
         previous=previous,
         status=status,
     )
+
+
+def close_reason_binding(ticket_id: int) -> bytes:
+    return binding("tickets", "close_reason_sealed", ticket_id)
+
+
+def closable_as(session: Session, ticket: Ticket) -> ClosedAs | None:
+    """How this ticket may close now, if at all: the closure rules of DESIGN.md.
+
+    Validated by the worker; a question with no grievance (information-only, triaged);
+    or, past the validation deadline with no answer, unvalidated, which only a
+    supervisor may close, with a written reason.
+    """
+    if ticket.status == S.VALIDATED:
+        return ClosedAs.VALIDATED
+    if ticket.status == S.TRIAGED and is_information_only(session, ticket):
+        return ClosedAs.INFORMATION_ONLY
+    if ticket.status == S.AWAITING_VALIDATION and ticket.validation_status == "unvalidated":
+        return ClosedAs.UNVALIDATED
+    return None
+
+
+def close_ticket(
+    session: Session, ring: KeyRing, user: User, ticket: Ticket, reason: str | None = None
+) -> ClosedAs:
+    """Close a ticket, or refuse with Conflict: the one way any ticket closes."""
+    require(user, "tickets.status", ticket)
+    if ticket.status == S.CLOSED:
+        raise Conflict(N_("The ticket is closed."))
+    closed_as = closable_as(session, ticket)
+    if closed_as is None:
+        raise Conflict(
+            N_(
+                "A ticket closes only once the worker has validated the fix, "
+                "or when it was only a question."
+            )
+        )
+    reason = " ".join((reason or "").split())
+    detail: dict[str, str] = {"closed_as": closed_as.value, "previous": ticket.status}
+    if closed_as is ClosedAs.UNVALIDATED:
+        if not may(user, "tickets.close_unvalidated"):
+            raise Conflict(N_("Only a supervisor may close a ticket the worker has not validated."))
+        if not reason:
+            raise Conflict(N_("Write why you close this ticket without the worker's validation."))
+        ticket.close_reason_sealed = ring.seal_text(reason[:2000], close_reason_binding(ticket.id))
+        # The chain pins the words without holding them; the ticket keeps them sealed.
+        detail["reason_sha256"] = hashlib.sha256(reason[:2000].encode()).hexdigest()
+    ticket.status = S.CLOSED.value
+    ticket.closed_as = closed_as.value
+    ticket.closed_by = user.id
+    ticket.closed_at = ticket.updated_at = utcnow()
+    audit.record(
+        session, actor=_actor(user), action="ticket.closed", target=_target(ticket), **detail
+    )
+    return closed_as
+
+
+def close_reason(ring: KeyRing, ticket: Ticket) -> str | None:
+    if ticket.close_reason_sealed is None:
+        return None
+    return ring.open_text(ticket.close_reason_sealed, close_reason_binding(ticket.id))
 
 
 # --- assignment ----------------------------------------------------------------------

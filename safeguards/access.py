@@ -31,6 +31,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tickets.assign": frozenset({Role.SUPERVISOR}),  # assign to anyone, in bulk
     "tickets.reroute": frozenset({Role.SUPERVISOR}),
     "tickets.refer": _CASEWORK,
+    # Remediation record; asking the worker to validate through the bot.
+    "tickets.remediate": _CASEWORK,
+    "tickets.validate": _CASEWORK,
+    # Staff who call the worker record the answer given on the phone.
+    "tickets.validate_by_phone": _CASEWORK | {Role.HOTLINE},
+    # Closing a ticket the worker never validated (with a written reason).
+    "tickets.close_unvalidated": frozenset({Role.SUPERVISOR}),
     "referrals.decide": _CASEWORK,
     "calls.log": _CASEWORK | {Role.HOTLINE},
     "directory.edit": frozenset({Role.ADMIN, Role.SUPERVISOR}),

@@ -15,8 +15,11 @@ from intake.models import (
     Message,
     Note,
     Referral,
+    RemediationAction,
     SimulatorLine,
+    Ticket,
     User,
+    Validation,
     VaultEntry,
 )
 from safeguards.sealing import EnvelopeKeys, KeyRing, Sealed, binding
@@ -61,6 +64,34 @@ def sealed_columns(content: KeyRing, vault: KeyRing, envelopes: EnvelopeKeys) ->
         SealedColumn(
             Referral,
             Referral.reason_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            Ticket,
+            Ticket.close_reason_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            Validation,
+            Validation.summary_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            RemediationAction,
+            RemediationAction.text_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            RemediationAction,
+            RemediationAction.owner_sealed,
             content.open,
             content.seal,
             content.needs_resealing,

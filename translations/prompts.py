@@ -138,3 +138,95 @@ def saved_replies(language: str | None) -> list[tuple[str, str]]:
             ),
         ),
     ]
+
+
+# --- worker validation ----------------------------------------------------------------
+
+
+def validation_options(language: str | None) -> tuple[str, str, str, str]:
+    """The four answers, in the order INTERFACE.md fixes (the worker may send 1 to 4)."""
+    return (
+        # TRANSLATORS: button: the problem is fixed. Very short.
+        _t(language, "Fixed"),
+        # TRANSLATORS: button: the problem is only partly fixed. Very short.
+        _t(language, "Partly fixed"),
+        # TRANSLATORS: button: the problem is not fixed. Very short.
+        _t(language, "Not fixed"),
+        # TRANSLATORS: button: the worker wants to talk to a person. Very short.
+        _t(language, "Talk to a person"),
+    )
+
+
+def validation_question(language: str | None, ref: str, summary: str) -> str:
+    """Ask whether what the business says it did really happened.
+
+    `summary` is the caseworker's own words naming what was fixed.
+    """
+    return "\n".join(
+        [
+            # TRANSLATORS: asks the worker to check a fix; %(ref)s is the case number. The
+            # next line is what the employer says it did, in the caseworker's words.
+            _t(language, "About your case %(ref)s, the employer says this was done:")
+            % {"ref": ref},
+            summary,
+            # TRANSLATORS: after what the employer says it did. The worker answers 1 to 4.
+            _t(language, "Is it really fixed? Send the number of your answer."),
+        ]
+    )
+
+
+def validation_reminder(language: str | None, ref: str, summary: str) -> str:
+    # TRANSLATORS: first line of a reminder, when the worker has not answered yet.
+    first = _t(language, "We are still waiting for your answer.")
+    return first + "\n" + validation_question(language, ref, summary)
+
+
+def validation_again(language: str | None) -> str:
+    # TRANSLATORS: the worker's answer was not one of the choices; we ask once more.
+    return _t(
+        language,
+        "We keep what you wrote. Is the problem fixed? Please send a number from 1 to 4.",
+    )
+
+
+def satisfaction_options(language: str | None) -> tuple[str, str, str, str, str]:
+    return (
+        # TRANSLATORS: button 1 of 5, satisfaction. Very short.
+        _t(language, "Very unhappy"),
+        # TRANSLATORS: button 2 of 5, satisfaction. Very short.
+        _t(language, "Unhappy"),
+        # TRANSLATORS: button 3 of 5, satisfaction: neither happy nor unhappy. Very short.
+        _t(language, "OK"),
+        # TRANSLATORS: button 4 of 5, satisfaction. Very short.
+        _t(language, "Happy"),
+        # TRANSLATORS: button 5 of 5, satisfaction. Very short.
+        _t(language, "Very happy"),
+    )
+
+
+def satisfaction_question(language: str | None) -> str:
+    # TRANSLATORS: asked after the worker said whether the problem is fixed; answer 1 to 5.
+    return _t(
+        language,
+        "How happy are you with what the employer did? "
+        "Send a number from 1 (very unhappy) to 5 (very happy).",
+    )
+
+
+def satisfaction_again(language: str | None) -> str:
+    # TRANSLATORS: the worker's answer to the 1-5 question was not a number from 1 to 5.
+    return _t(language, "Please send a number from 1 to 5.")
+
+
+def validation_thanks(language: str | None, fixed: bool, ref: str) -> str:
+    if fixed:
+        # TRANSLATORS: last message after the worker confirmed the fix; %(ref)s: case number.
+        return _t(language, "Thank you. We are glad it is fixed. Case %(ref)s can now close.") % {
+            "ref": ref
+        }
+    # TRANSLATORS: last message after the worker said it is not (fully) fixed.
+    return _t(
+        language,
+        "Thank you for telling us. We keep working on case %(ref)s. "
+        "You can write here what is still wrong.",
+    ) % {"ref": ref}

@@ -93,3 +93,57 @@ def yes_or_no(text: str | None) -> bool | None:
     if plain in _NO or number == 2:
         return False
     return None
+
+
+# Words a worker may type instead of pressing a validation button, beyond the buttons'
+# own labels (which are matched too, in every language). Answer number -> words.
+VALIDATION_WORDS: dict[int, dict[str, tuple[str, ...]]] = {
+    1: {
+        "en": ("fixed", "solved", "done", "resolved", "yes fixed", "ok fixed"),
+        "my": ("ပြီးပြီ", "ဖြေရှင်းပြီးပြီ", "ရပြီ", "ပြင်ပြီးပြီ"),
+        "km": ("ដោះស្រាយហើយ", "រួចហើយ", "បានហើយ"),
+        "ne": ("समाधान भयो", "भयो", "मिल्यो"),
+        "th": ("แก้แล้ว", "เรียบร้อย", "ได้แล้ว", "แก้ไขแล้ว"),
+    },
+    2: {
+        "en": ("partly", "partly fixed", "partially", "some", "half"),
+        "my": ("တစ်ဝက်", "တချို့", "တစ်စိတ်တစ်ပိုင်း"),
+        "km": ("ខ្លះ", "មួយផ្នែក", "ពាក់កណ្ដាល"),
+        "ne": ("केही", "आधा", "आंशिक"),
+        "th": ("บางส่วน", "ครึ่งเดียว", "แก้บางส่วน"),
+    },
+    3: {
+        "en": ("not fixed", "not solved", "nothing", "no change", "not done"),
+        "my": ("မပြီးသေး", "မရသေး", "ဘာမှမပြောင်း"),
+        "km": ("មិនទាន់", "មិនទាន់ដោះស្រាយ", "អត់ទាន់"),
+        "ne": ("भएन", "समाधान भएन", "केही भएन"),
+        "th": ("ยังไม่แก้", "ยังไม่ได้", "ไม่ได้แก้"),
+    },
+}
+
+
+def choice_of(
+    text: str | None,
+    count: int,
+    labels: list[tuple[str, ...]] | None = None,
+    words: dict[int, dict[str, tuple[str, ...]]] | None = None,
+) -> int | None:
+    """Read which of `count` numbered options a whole message picks, or None.
+
+    A number in any script's digits (a button sends its number too), a button's label in
+    any language (`labels`: one tuple of labels per language), or one of `words`.
+    """
+    if not text:
+        return None
+    plain = _plain(text)
+    number = parse_number(plain)
+    if number is not None:
+        return number if 1 <= number <= count else None
+    for options in labels or []:
+        for position, label in enumerate(options, start=1):
+            if plain == _plain(label):
+                return position
+    for position, table in (words or {}).items():
+        if plain in _index(table):
+            return position
+    return None

@@ -9,6 +9,7 @@ import uuid
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bots.base import (
     Channel,
@@ -20,7 +21,7 @@ from bots.base import (
     Retryable,
     Unreachable,
 )
-from intake import calls, conversation, delivery, tickets
+from intake import calls, conversation, delivery, tickets, validation
 from intake.conversation import ERASE
 from intake.db import utcnow
 from intake.envelopes import envelope_binding, open_envelope
@@ -156,12 +157,31 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
-def _template_for(rt: runtime.Runtime, message: Message, ticket: Ticket) -> tuple[str | None, str]:
-    """Pick the approved template when the channel's session window has closed."""
+def _template_for(
+    rt: runtime.Runtime, message: Message, ticket: Ticket, exact: bool = False
+) -> tuple[str | None, str]:
+    """Pick the approved template for this message's purpose and language.
+
+    Outside the session window any purpose falls back to the "reply" template (a
+    notice that there is news on the case); `exact` asks for the purpose's own only.
+    """
     templates = rt.settings.twilio.whatsapp_templates if rt.settings.twilio else {}
-    by_language = templates.get(message.purpose) or templates.get("reply") or {}
-    sid = by_language.get(message.language or ticket.language or "en") or by_language.get("en")
-    return sid, f"{message.purpose}/{message.language or ticket.language or 'en'}"
+    by_language = templates.get(message.purpose) or ({} if exact else templates.get("reply")) or {}
+    language = message.language or ticket.language or "en"
+    sid = by_language.get(language) or by_language.get("en")
+    return sid, f"{message.purpose}/{language}"
+
+
+def _template_variables(
+    rt: runtime.Runtime, session: Session, message: Message, ticket: Ticket
+) -> dict[str, str]:
+    """{{1}} is the case number; a validation template names what was fixed in {{2}}."""
+    variables = {"1": ticket.ref}
+    if message.purpose == validation.PURPOSE:
+        asked = validation.latest(session, ticket)
+        if asked is not None:
+            variables["2"] = validation.summary_of(rt.keys.content, asked)
+    return variables
 
 
 def send_outbound(message_id: str) -> str:
@@ -202,15 +222,19 @@ def send_outbound(message_id: str) -> str:
         outgoing = Outgoing(text, tuple(message.options))
         window = getattr(channel, "session_window", None)
         last = worker.last_inbound_at
-        if window is not None and (last is None or utcnow() - last > window):
-            sid, wanted = _template_for(rt, message, ticket)
-            if sid is None:
-                return fail(
-                    f"outside the {message.channel} 24-hour window and no approved "
-                    f"template for {wanted}"
-                )
+        outside = window is not None and (last is None or utcnow() - last > window)
+        # Inside the window a question with options goes as its own template where one
+        # is approved: WhatsApp shows quick-reply buttons only through templates.
+        sid, wanted = _template_for(rt, message, ticket, exact=not outside)
+        if outside and sid is None:
+            return fail(
+                f"outside the {message.channel} 24-hour window and no approved "
+                f"template for {wanted}"
+            )
+        if window is not None and sid is not None and (outside or message.options):
+            variables = _template_variables(rt, session, message, ticket)
             outgoing = Outgoing(
-                text, tuple(message.options), template=sid, template_variables={"1": ticket.ref}
+                text, tuple(message.options), template=sid, template_variables=variables
             )
             message.template_sid = sid
         limits = rt.settings.rate_limits
@@ -258,6 +282,33 @@ def send_outbound(message_id: str) -> str:
 
 # Prompts we start (validation, reminders) run the same job from a lower-priority queue.
 send_prompt = send_outbound
+PROMPT_PURPOSES = frozenset({"prompt", validation.PURPOSE})
+
+
+def job_for(message: Message) -> str:
+    """The send job for a queued message: replies go ahead of prompts we start."""
+    return "send_prompt" if message.purpose in PROMPT_PURPOSES else "send_outbound"
+
+
+def validation_rounds(now: str | None = None) -> int:
+    """Send the validation reminders that are due and mark missed deadlines unvalidated.
+
+    The schedule lives in the database, not in Redis, so a restart loses no reminder;
+    the sweeper runs this every interval. `now` (ISO 8601) lets tests move the clock.
+    """
+    rt = runtime.current()
+    at = dt.datetime.fromisoformat(now) if now else None
+    with rt.session() as session:
+        reminders = validation.run_rounds(
+            session, rt.keys.content, rt.settings.validation_schedule, at
+        )
+        session.commit()
+        queued = [(job_for(message), str(message.id)) for message in reminders]
+    for job, message_id in queued:
+        rt.dispatcher.enqueue(job, message_id)
+    if queued:
+        logger.info("validation rounds queued %d reminders", len(queued))
+    return len(queued)
 
 
 def sweep(older_than_seconds: int | None = None) -> int:
@@ -291,9 +342,11 @@ def sweep(older_than_seconds: int | None = None) -> int:
         )
     queued = sum(rt.dispatcher.enqueue("process_envelope", str(i)) for i in envelopes)
     queued += sum(
-        rt.dispatcher.enqueue("send_prompt" if purpose == "prompt" else "send_outbound", str(i))
+        rt.dispatcher.enqueue(
+            "send_prompt" if purpose in PROMPT_PURPOSES else "send_outbound", str(i)
+        )
         for i, purpose in replies
     )
     if queued:
         logger.info("sweeper queued %d envelopes and %d replies", len(envelopes), len(replies))
-    return queued
+    return queued + validation_rounds()
