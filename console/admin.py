@@ -8,10 +8,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from console.casework import acting
 from console.context import db
 from console.guard import allows, signed_in_user
 from console.i18n import _
-from console.tickets import acting
 from intake import businesses, routing, taxonomy
 from intake.models import BusinessKind, Category, Organisation, User
 from safeguards import audit

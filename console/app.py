@@ -81,6 +81,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         labels,
         outbox,
         referrals,
+        remediation,
         simulator,
         tickets,
     )
@@ -88,7 +89,19 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
     i18n.init_app(app)
     labels.init_app(app)
 
-    for module in (auth, tickets, calls, referrals, admin, hooks, simulator, outbox, api, health):
+    for module in (
+        auth,
+        tickets,
+        remediation,
+        calls,
+        referrals,
+        admin,
+        hooks,
+        simulator,
+        outbox,
+        api,
+        health,
+    ):
         app.register_blueprint(module.blueprint)
     csrf.exempt(hooks.blueprint)
     csrf.exempt(api.blueprint)

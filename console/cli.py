@@ -422,6 +422,10 @@ def demo(host: str, port: int) -> None:
     dispatcher = InlineDispatcher(runtime.run_job)
     runtime.configure(settings, dispatcher)
     jobs.sweep(older_than_seconds=0)
+    # The same sweeper as `voicedesk worker`: stalled sends, validation reminders, deadlines.
+    threading.Thread(
+        target=_sweeper_loop, args=(threading.Event(), settings.sweep_interval_seconds), daemon=True
+    ).start()
     app = create_app(settings, dispatcher)
     url = f"http://{host}:{port}"
     click.echo(f"Worker Voice Desk demo at {url}")

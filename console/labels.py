@@ -155,6 +155,86 @@ def consent_label(code: str) -> str:
     return labels.get(code, code)
 
 
+def validation_label(code: str | None) -> str:
+    labels = {
+        # TRANSLATORS: validation status: we asked the worker and wait for the answer.
+        "requested": _("asked, waiting for the worker"),
+        # TRANSLATORS: validation status: the worker confirmed the fix.
+        "validated": _("confirmed by the worker"),
+        # TRANSLATORS: validation status: the worker says it is not (fully) fixed.
+        "disputed": _("disputed by the worker"),
+        # TRANSLATORS: validation status: no answer from the worker by the deadline.
+        "unvalidated": _("no answer by the deadline"),
+        # TRANSLATORS: validation status: replaced by a newer request or a call.
+        "withdrawn": _("replaced"),
+    }
+    return labels.get(code or "", code or "")
+
+
+def answer_label(code: str | None) -> str:
+    labels = {
+        # TRANSLATORS: the worker's answer: the problem is fixed.
+        "fixed": _("Fixed"),
+        # TRANSLATORS: the worker's answer: only partly fixed.
+        "partly_fixed": _("Partly fixed"),
+        # TRANSLATORS: the worker's answer: not fixed.
+        "not_fixed": _("Not fixed"),
+        # TRANSLATORS: the worker's answer: wants to talk to a person.
+        "person": _("Wants to talk to a person"),
+    }
+    return labels.get(code or "", code or "")
+
+
+def closed_as_label(code: str | None) -> str:
+    labels = {
+        # TRANSLATORS: how a ticket closed: the worker confirmed the fix.
+        "validated": _("validated by the worker"),
+        # TRANSLATORS: how a ticket closed: it was only a question.
+        "information_only": _("information only"),
+        # TRANSLATORS: how a ticket closed: by a supervisor, without the worker's confirmation.
+        "unvalidated": _("closed by a supervisor without the worker's confirmation"),
+    }
+    return labels.get(code or "", code or "")
+
+
+def milestone_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: date the business first answered about the case.
+        "first_response_on": _("First response"),
+        # TRANSLATORS: date the business agreed a plan of action.
+        "plan_agreed_on": _("Action plan agreed"),
+        # TRANSLATORS: date the business says the actions are done.
+        "actions_done_on": _("Actions done"),
+        # TRANSLATORS: date the issue was resolved.
+        "resolved_on": _("Resolved"),
+    }
+    return labels.get(code, code)
+
+
+def repayment_kind_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: money owed to workers: recruitment fees they paid.
+        "recruitment_fees": _("Recruitment fees"),
+        # TRANSLATORS: money owed to workers: unpaid wages.
+        "wages": _("Unpaid wages"),
+        # TRANSLATORS: money owed to workers: anything else.
+        "other": _("Other"),
+    }
+    return labels.get(code, code)
+
+
+def standing_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: a repayment the business reports; the worker has not confirmed it yet.
+        "claimed": _("reported by the business"),
+        # TRANSLATORS: a repayment the worker confirmed.
+        "confirmed": _("confirmed by the worker"),
+        # TRANSLATORS: a repayment the worker says did not happen; not counted as repaid.
+        "disputed": _("disputed by the worker: not counted"),
+    }
+    return labels.get(code, code)
+
+
 def init_app(app: Flask) -> None:
     """Make the labels available to every template."""
     functions: dict[str, Any] = {
@@ -169,5 +249,11 @@ def init_app(app: Flask) -> None:
         "role_label": role_label,
         "business_kind_label": business_kind_label,
         "consent_label": consent_label,
+        "validation_label": validation_label,
+        "answer_label": answer_label,
+        "closed_as_label": closed_as_label,
+        "milestone_label": milestone_label,
+        "repayment_kind_label": repayment_kind_label,
+        "standing_label": standing_label,
     }
     app.jinja_env.globals.update(functions)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from console import remediation
 from console.auth import current_user, public
+from console.casework import acting, back, visible
 from console.context import content_ring, db, dispatcher
 from console.guard import allows, signed_in_user
 from console.i18n import _
 from intake import businesses, notes, referral, replies, routing, tickets, triage
 from intake import queue as ticket_queue
-from intake.errors import Conflict, Invalid, NotAllowed
+from intake.errors import Invalid
 from intake.models import Organisation, Ticket, TicketStatus, User
 from safeguards.access import can_work, may
 from translations import prompts
@@ -81,36 +82,6 @@ def queue() -> str:
     )
 
 
-@contextmanager
-def acting() -> Iterator[None]:
-    """Turn a service's refusal into what the user sees, and commit what succeeded."""
-    try:
-        yield
-        db().commit()
-    except NotAllowed:
-        db().rollback()
-        abort(403)
-    except (Invalid, Conflict) as exc:
-        db().rollback()
-        flash(refusal(exc), "error")
-
-
-def refusal(exc: Invalid | Conflict) -> str:
-    """The service's reason, in the reader's language (its messages are catalog entries)."""
-    return _(str(exc))
-
-
-def _visible(user: User, ref: str) -> tickets.TicketSummary:
-    try:
-        return tickets.get_ticket(db(), user, ref)
-    except tickets.TicketNotFound:
-        abort(404)
-
-
-def _back(ticket: Ticket) -> Response:
-    return redirect(url_for("tickets.show", ref=ticket.ref), code=303)
-
-
 def _ids(name: str) -> list[int]:
     try:
         return [int(value) for value in request.form.getlist(name) if value]
@@ -128,7 +99,7 @@ def bulk_assign() -> Response:
     assignee_id = None if assignee in ("", "none") else int(assignee) if assignee.isdigit() else -1
     if assignee_id == -1:
         abort(400)
-    chosen = [_visible(user, ref).ticket for ref in refs]
+    chosen = [visible(user, ref).ticket for ref in refs]
     with acting():
         count = triage.bulk_assign(db(), user, chosen, assignee_id)
         # TRANSLATORS: after bulk assignment; %(count)s is a number of tickets.
@@ -146,7 +117,7 @@ def _same_site(url: str | None) -> bool:
 @allows("tickets.read")
 def show(ref: str) -> str:
     user = signed_in_user()
-    summary = _visible(user, ref)
+    summary = visible(user, ref)
     ticket = summary.ticket
     session, ring = db(), content_ring()
     thread = tickets.read_thread(session, ring, user, ticket, via="console")
@@ -178,6 +149,7 @@ def show(ref: str) -> str:
         "organisations": referral.organisations_to_refer_to(session, user),
         "consents": referral.CONSENT,
         "saved_replies": prompts.saved_replies(ticket.language),
+        **remediation.page_context(session, ring, ticket, thread),
     }
     return render_template("ticket.html", **context)
 
@@ -185,12 +157,12 @@ def show(ref: str) -> str:
 def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Response]:
     def view(ref: str) -> Response:
         user = signed_in_user()
-        ticket = _visible(user, ref).ticket
+        ticket = visible(user, ref).ticket
         with acting():
             action(user, ticket)
         if not can_work(user, ticket):  # moved out of this queue (re-routed): back to it
             return redirect(url_for("tickets.queue"), code=303)
-        return _back(ticket)
+        return back(ticket)
 
     return view
 
@@ -294,10 +266,10 @@ for name, rule, action, permission in (
 @allows("tickets.triage")
 def unlink_business(ref: str, business_id: int) -> Response:
     user = signed_in_user()
-    ticket = _visible(user, ref).ticket
+    ticket = visible(user, ref).ticket
     with acting():
         triage.unlink_business(db(), user, ticket, business_id)
-    return _back(ticket)
+    return back(ticket)
 
 
 # Files a browser may show inline; anything else is a download, never a page of ours.
@@ -310,7 +282,7 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", 
 @allows("tickets.read")
 def attachment(ref: str, attachment_id: uuid.UUID) -> Response:
     user = signed_in_user()
-    summary = _visible(user, ref)
+    summary = visible(user, ref)
     try:
         found, data = tickets.open_attachment(
             db(), content_ring(), user, summary.ticket, attachment_id

@@ -181,8 +181,11 @@ def request_validation(
     validation = Validation(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
+        status=V.REQUESTED.value,
         method="chat",
         awaiting=AWAITING_ANSWER,
+        reminders_sent=0,
+        unclear_replies=0,
         requested_by=user.id,
         requested_at=now,
         deadline_at=now + schedule.deadline,
@@ -339,7 +342,10 @@ def record_by_phone(
     validation = Validation(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
+        status=V.REQUESTED.value,
         method="phone",
+        reminders_sent=0,
+        unclear_replies=0,
         requested_by=user.id,
         requested_at=utcnow(),
         recorded_by=user.id,

@@ -55,3 +55,20 @@ def test_repr_never_shows_key_material() -> None:
     assert "pepper-value" not in repr(settings)
     assert "1:tok" not in repr(settings)
     assert "hook-secret" not in repr(settings)
+
+
+def test_validation_schedule_comes_from_the_environment_in_days() -> None:
+    default = Settings.from_env({}).validation_schedule
+    assert [r.days for r in default.reminders] == [2, 5]
+    assert default.deadline.days == 14
+    quick = Settings.from_env(
+        {"VOICEDESK_VALIDATION_REMINDERS": "1, 3", "VOICEDESK_VALIDATION_DEADLINE": "7.5"}
+    ).validation_schedule
+    assert [r.days for r in quick.reminders] == [1, 3]
+    assert quick.deadline.total_seconds() == 7.5 * 86400
+
+
+@pytest.mark.parametrize("raw", ["two", "0", "-1", ","])
+def test_a_bad_validation_schedule_names_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="VOICEDESK_VALIDATION_REMINDERS"):
+        Settings.from_env({"VOICEDESK_VALIDATION_REMINDERS": raw})

@@ -344,6 +344,10 @@ def test_filter_bar_counts_match_the_rows_each_filter_shows(desk: Desk) -> None:
 # --- 2. the lifecycle ------------------------------------------------------------------------
 
 NOT_NEXT_STEP = "That is not the next step of this ticket's lifecycle."
+CLOSE_BUTTON = "Close a ticket with the Close button: it checks the worker's validation."
+NOT_CLOSABLE = (
+    "A ticket closes only once the worker has validated the fix, or when it was only a question."
+)
 
 
 def test_ticket_moves_new_triaged_in_remediation_and_refuses_skipping_steps(desk: Desk) -> None:
@@ -355,11 +359,13 @@ def test_ticket_moves_new_triaged_in_remediation_and_refuses_skipping_steps(desk
 
     opened = caseworker.get(page)
     assert "Mark as: Triaged" in seen(opened)
-    assert "Mark as: Closed" not in seen(opened)
+    assert "Close ticket" not in seen(opened)
 
     refused = caseworker.post_form(page, status, {"status": "closed"})
     assert refused.request.path == page
-    assert flashes(refused) == [NOT_NEXT_STEP]
+    assert flashes(refused) == [CLOSE_BUTTON]
+    refused = caseworker.post_form(page, f"/tickets/{ref}/close", {})
+    assert flashes(refused) == [NOT_CLOSABLE]
     assert ticket_row(desk, ref).status == "new"
 
     triaged = caseworker.post_form(page, status, {"status": "triaged"})
@@ -396,21 +402,19 @@ def test_information_request_closes_from_triaged_but_a_wage_case_cannot(desk: De
         assert saved.status_code == 200
 
     can_close = caseworker.get(f"/tickets/{question}")
-    assert "Mark as: Closed" in seen(can_close)
-    closed = caseworker.post_form(
-        f"/tickets/{question}", f"/tickets/{question}/status", {"status": "closed"}
-    )
+    assert "Close ticket" in seen(can_close)
+    closed = caseworker.post_form(f"/tickets/{question}", f"/tickets/{question}/close", {})
     assert "<dd>Closed</dd>" in closed.text
     assert ticket_row(desk, question).status == "closed"
-    assert desk.sql("SELECT closed_at IS NOT NULL FROM tickets WHERE ref = :r", r=question)[0][0]
+    assert desk.sql(
+        "SELECT closed_at IS NOT NULL, closed_as FROM tickets WHERE ref = :r", r=question
+    )[0] == (True, "information_only")
     assert question not in caseworker.queue_refs()
 
     cannot = caseworker.get(f"/tickets/{wages}")
-    assert "Mark as: Closed" not in seen(cannot)
-    forced = caseworker.post_form(
-        f"/tickets/{wages}", f"/tickets/{wages}/status", {"status": "closed"}
-    )
-    assert flashes(forced) == [NOT_NEXT_STEP]
+    assert "Close ticket" not in seen(cannot)
+    forced = caseworker.post_form(f"/tickets/{wages}", f"/tickets/{wages}/close", {})
+    assert flashes(forced) == [NOT_CLOSABLE]
     assert ticket_row(desk, wages).status == "triaged"
 
 
