@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from console.casework import acting
-from console.context import db
+from console.context import content_ring, db
 from console.guard import allows, signed_in_user
 from console.i18n import _
-from intake import businesses, routing, taxonomy
-from intake.models import BusinessKind, Category, Organisation, User
+from intake import businesses, routing, taxonomy, tickets, triage
+from intake.models import AuditEntry, BusinessKind, Category, Organisation, User
 from safeguards import audit
 from safeguards.access import audit_actors, may
 from translations.scripts import WORKER_LANGUAGES
@@ -204,6 +206,29 @@ def link_supplier() -> Response:
 # --- the audit log ----------------------------------------------------------------------
 
 
+def _close_reasons(session: Session, user: User, entries: list[AuditEntry]) -> dict[int, str]:
+    """The written reasons of supervisor closes, for tickets this reader may open.
+
+    The audit entry holds the reason's SHA-256, the ticket the sealed words: shown
+    together, a reason changed after the fact would not match its entry.
+    """
+    reasons: dict[int, str] = {}
+    for entry in entries:
+        if entry.action != "ticket.closed" or "reason_sha256" not in entry.detail:
+            continue
+        try:
+            ticket = tickets.get_ticket(session, user, (entry.target or "")[len("ticket:") :])
+        except tickets.TicketNotFound:
+            continue
+        reason = triage.close_reason(content_ring(), ticket.ticket) or ""
+        if hashlib.sha256(reason.encode()).hexdigest() == entry.detail["reason_sha256"]:
+            reasons[entry.id] = reason
+        else:
+            # TRANSLATORS: the reason stored on the ticket no longer matches the audit entry.
+            reasons[entry.id] = _("The reason on the ticket does not match this entry.")
+    return reasons
+
+
 @blueprint.get("/audit")
 @allows("audit.read")
 def audit_log() -> str:
@@ -231,6 +256,7 @@ def audit_log() -> str:
         "audit.html",
         user=user,
         entries=entries,
+        reasons=_close_reasons(session, user, entries),
         names={f"user:{k}": v for k, v in names.items()},
         next_before=entries[-1].id if len(entries) == 100 else None,
         action=request.args.get("action", ""),

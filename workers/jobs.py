@@ -157,6 +157,11 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
+# Purposes whose own template carries quick-reply buttons, used inside the window too.
+# Other templates (a "reply" notice of news on the case) only stand in outside it.
+QUICK_REPLY_TEMPLATES = frozenset({"validation"})
+
+
 def _template_for(
     rt: runtime.Runtime, message: Message, ticket: Ticket, exact: bool = False
 ) -> tuple[str | None, str]:
@@ -231,7 +236,8 @@ def send_outbound(message_id: str) -> str:
                 f"outside the {message.channel} 24-hour window and no approved "
                 f"template for {wanted}"
             )
-        if window is not None and sid is not None and (outside or message.options):
+        buttons = message.options and message.purpose in QUICK_REPLY_TEMPLATES
+        if window is not None and sid is not None and (outside or buttons):
             variables = _template_variables(rt, session, message, ticket)
             outgoing = Outgoing(
                 text, tuple(message.options), template=sid, template_variables=variables

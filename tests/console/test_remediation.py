@@ -208,3 +208,14 @@ def test_only_a_supervisor_closes_an_unanswered_ticket_and_must_say_why(console)
     closed = _ticket(console, ref)
     assert (closed.status, closed.closed_as) == ("closed", "unvalidated")
     assert "Worker returned to Myanmar" in page
+    audit = html.unescape(
+        console.client.get(f"/audit?action=ticket.closed&target=ticket:{ref}").text
+    )
+    with console.session() as session:
+        supervisor_id = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "ticket.closed")
+        ).one()
+    assert supervisor_id.startswith("user:")
+    assert SUPERVISOR in audit  # who
+    assert "Reason: Worker returned to Myanmar" in audit  # why
+    assert '"closed_as": "unvalidated"' in audit
