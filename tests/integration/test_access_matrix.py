@@ -3,7 +3,8 @@ and on one of another: what DESIGN.md's roles allow succeeds and does what it sa
 answers 403 or 404, changes nothing, and shows nothing of the other organisation.
 
 One shared desk (two organisations, a user of every role in A and a caseworker in B,
-tickets with notes, photos, referrals both ways, undelivered messages and logged calls)
+tickets with notes, photos, referrals both ways, undelivered messages, logged calls, and
+remediation records; tickets in remediation and validated for the routes needing them)
 serves every request. Each request is a subtest named `role METHOD /rule [target]`, the
 target being the user's own organisation's ticket (or referral, call, message), the other
 organisation's, the other's photo asked for under one's own ticket (swap), or a ticket one's
@@ -15,6 +16,7 @@ app without a row here fails `test_every_route_has_an_expectation_for_every_role
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from sqlalchemy import select, text
 from werkzeug.test import TestResponse
 
 from console.cli import create_user, issue_token
-from intake import businesses, notes, referral, routing, triage
+from intake import businesses, notes, referral, remediation, routing, triage, validation
 from intake.models import Category, Ticket, User
 from intake.settings import Settings
 from safeguards.pseudonyms import pseudonym_for
@@ -89,6 +91,19 @@ POST /tickets/<ref>/status                         no      303/404 303/404 no   
 # Taking a ticket oneself.
 POST /tickets/<ref>/assign                         no      303/404 303/404 no      no      login
 POST /tickets/<ref>/referrals                      no      303/404 303/404 no      no      login
+# The remediation record (the business's timeline, the actions it agreed to, money owed and
+# repaid) and asking the worker in their chat whether it is really fixed: casework. Asking
+# needs a ticket in remediation, closing one its worker validated (Request.state).
+POST /tickets/<ref>/remediation/timeline           no      303/404 303/404 no      no      login
+POST /tickets/<ref>/remediation/actions            no      303/404 303/404 no      no      login
+POST /tickets/<ref>/remediation/actions/<action_id>/done no 303/404 303/404 no     no      login
+POST /tickets/<ref>/remediation/repayments         no      303/404 303/404 no      no      login
+POST /tickets/<ref>/remediation/repayments/<repayment_id> no 303/404 303/404 no    no      login
+POST /tickets/<ref>/validation                     no      303/404 303/404 no      no      login
+# Whoever calls the worker records the answer given on the phone: hotline staff too.
+POST /tickets/<ref>/validation/phone               no      303/404 303/404 303/404 no      login
+# Closing goes with the status (DESIGN: a ticket closes once its worker validated the fix).
+POST /tickets/<ref>/close                          no      303/404 303/404 no      no      login
 # Moving a misrouted new ticket to another queue, and assigning to others: supervisors.
 POST /tickets/<ref>/reroute                        no      303/404 no      no      no      login
 POST /tickets/assign                               no      303/404 no      no      no      login
@@ -123,6 +138,8 @@ POST /simulator/new                                302     302     302     302  
 GET  /api/v1/tickets                               200     200     200     200     403     401
 GET  /api/v1/tickets/<ref>                         200/404 200/404 200/404 200/404 403     401
 POST /api/v1/tickets/<ref>/replies                 403/404 202/404 202/404 403/404 403     401
+POST /api/v1/tickets/<ref>/validation-requests     403/404 202/404 202/404 403/404 403     401
+POST /api/v1/tickets/<ref>/close                   403/404 200/404 200/404 403/404 403     401
 # Last: signing out ends the staff session.
 POST /logout                                       302     302     302     302     302     login
 """
@@ -144,8 +161,20 @@ POST /tickets/<ref>/assign                         no      no      no      no   
 POST /tickets/<ref>/referrals                      no      no      no      no      no      login
 POST /tickets/<ref>/reroute                        no      no      no      no      no      login
 POST /tickets/assign                               no      no      no      no      no      login
+# Its remediation record is the receiving organisation's now (it recorded an action and
+# money owed there): the sender reads it and neither adds to it, asks the worker nor closes.
+POST /tickets/<ref>/remediation/timeline           no      no      no      no      no      login
+POST /tickets/<ref>/remediation/actions            no      no      no      no      no      login
+POST /tickets/<ref>/remediation/actions/<action_id>/done no no     no      no      no      login
+POST /tickets/<ref>/remediation/repayments         no      no      no      no      no      login
+POST /tickets/<ref>/remediation/repayments/<repayment_id> no no    no      no      no      login
+POST /tickets/<ref>/validation                     no      no      no      no      no      login
+POST /tickets/<ref>/validation/phone               no      no      no      no      no      login
+POST /tickets/<ref>/close                          no      no      no      no      no      login
 GET  /api/v1/tickets/<ref>                         200     200     200     200     403     401
 POST /api/v1/tickets/<ref>/replies                 no      no      no      no      403     401
+POST /api/v1/tickets/<ref>/validation-requests     no      no      no      no      403     401
+POST /api/v1/tickets/<ref>/close                   no      no      no      no      403     401
 """
 # fmt: on
 
@@ -188,6 +217,12 @@ CATEGORY_ACTIVE = "SELECT active FROM categories WHERE id = :category"
 BUSINESSES = "SELECT count(*) FROM businesses"
 SUPPLY_LINKS = "SELECT count(*) FROM supply_links WHERE brand_id = :brand"
 LIVE_SESSIONS = "SELECT count(*) FROM staff_sessions WHERE user_id = :user AND ended_at IS NULL"
+TIMELINE = "SELECT count(*) FROM remediations WHERE ticket_id = :ticket"
+ACTIONS = "SELECT count(*) FROM remediation_actions WHERE ticket_id = :ticket"
+ACTIONS_DONE = ACTIONS + " AND done_on IS NOT NULL"
+REPAYMENTS = "SELECT count(*) FROM repayments WHERE ticket_id = :ticket"
+REPAID = "SELECT sum(repaid_minor) FROM repayments WHERE ticket_id = :ticket"
+VALIDATIONS = "SELECT count(*) FROM validations WHERE ticket_id = :ticket"
 
 
 @dataclass(frozen=True)
@@ -201,11 +236,14 @@ class Request:
     swap: bool = False  # also ask for the other organisation's file under one's own ticket
     refs_seen_by: tuple[str, ...] = ()  # roles that may see the other organisation's refs here
     offered_seen: bool = False  # shows the ref of a ticket offered to the user's organisation
+    # The route needs a ticket in a state: "remediating" or "validated" names the target's
+    # ticket in it (see Target), asked for instead of its main one.
+    state: str = ""
 
 
 # Values are formatted with the request's context: t (the target), w (the world), fresh (a
 # new 32-hex value), elsewhere (the id of an organisation other than the user's), home
-# (the user's own organisation).
+# (the user's own organisation), today (the date in UTC, the tickets' own calendar).
 REQUESTS: dict[str, Request] = {
     "POST /ui-language": Request(form={"language": "en", "next": "/tickets"}),
     "POST /account/password": Request(
@@ -234,6 +272,40 @@ REQUESTS: dict[str, Request] = {
     "POST /tickets/assign": Request(
         form={"ref": "{t.ref}", "assignee": "{w.colleague}"}, effect=ASSIGNEE
     ),
+    "POST /tickets/<ref>/remediation/timeline": Request(
+        form={"first_response_on": "{today}"}, effect=TIMELINE
+    ),
+    "POST /tickets/<ref>/remediation/actions": Request(
+        form={"text": "Pay the withheld wages.", "owner": "The employer", "due_on": "{today}"},
+        effect=ACTIONS,
+    ),
+    "POST /tickets/<ref>/remediation/actions/<action_id>/done": Request(
+        form={"done_on": "{today}"}, effect=ACTIONS_DONE
+    ),
+    "POST /tickets/<ref>/remediation/repayments": Request(
+        form={
+            "kind": "recruitment_fees",
+            "currency": "MYR",
+            "owed": "4,500.50",
+            "repaid": "0",
+            "workers_affected": "2",
+            "workers_eligible": "2",
+            "workers_repaid": "0",
+        },
+        effect=REPAYMENTS,
+    ),
+    "POST /tickets/<ref>/remediation/repayments/<repayment_id>": Request(
+        form={"repaid": "5,000", "workers_repaid": "1"}, effect=REPAID
+    ),
+    "POST /tickets/<ref>/validation": Request(
+        form={"summary": "The employer paid the wages owed."},
+        effect=VALIDATIONS,
+        state="remediating",
+    ),
+    "POST /tickets/<ref>/validation/phone": Request(
+        form={"answer": "fixed", "satisfaction": "4"}, effect=VALIDATIONS, state="remediating"
+    ),
+    "POST /tickets/<ref>/close": Request(form={"reason": ""}, effect=STATUS, state="validated"),
     "POST /calls": Request(
         form={
             "submission": "{fresh}",
@@ -287,6 +359,12 @@ REQUESTS: dict[str, Request] = {
     "POST /api/v1/tickets/<ref>/replies": Request(
         json={"text": "Thank you, we are on it."}, effect=OUT_MESSAGES
     ),
+    "POST /api/v1/tickets/<ref>/validation-requests": Request(
+        json={"summary": "The employer paid the wages owed."},
+        effect=VALIDATIONS,
+        state="remediating",
+    ),
+    "POST /api/v1/tickets/<ref>/close": Request(json={}, effect=STATUS, state="validated"),
     "POST /logout": Request(form={}, effect=LIVE_SESSIONS),
 }
 
@@ -297,6 +375,8 @@ PARAMETERS = {
     "<referral_id>": "{t.referral}",
     "<message_id>": "{t.dead_letter}",
     "<envelope_id>": "{t.envelope}",
+    "<action_id>": "{t.action}",
+    "<repayment_id>": "{t.repayment}",
     "<business_id>": "{w.employer}",
     "<rule_id>": "{w.rule}",
     "<category_id>": "{w.category}",
@@ -381,6 +461,11 @@ class Target:
     dead_letter: str  # a message that could not reach a worker of this organisation
     dead_letter_ref: str
     envelope: str  # a call logged by someone of this organisation (by the user, if theirs)
+    action: str  # an action the business agreed to, on the ticket
+    repayment: int  # money the business owes the ticket's workers
+    # Other tickets of the organisation, (id, ref), for routes that need them in a state:
+    remediating: tuple[int, str]  # in remediation: the worker may be asked
+    validated: tuple[int, str]  # its worker said on the phone that it is fixed
 
 
 MISSING = Target(
@@ -395,20 +480,30 @@ MISSING = Target(
     dead_letter=str(uuid.uuid4()),
     dead_letter_ref="-",
     envelope=str(uuid.uuid4()),
+    action=str(uuid.uuid4()),
+    repayment=2_000_000_000,
+    remediating=(-1, "ZZZZ-ZZZZ"),
+    validated=(-1, "ZZZZ-ZZZZ"),
 )
 # The workers, by chat id: each organisation's main ticket (with a photo), one offered to
 # the other organisation and waiting for its answer (the worker blocked the bot, so its
-# acknowledgement is undelivered), and one referred to the other, which accepted it.
+# acknowledgement is undelivered), one referred to the other, which accepted it, one in
+# remediation and one whose worker validated the fix.
 CHATS = {
     "A": 7349100001,
     "A2": 7349100002,
     "A3": 7349100005,
+    "A4": 7349100007,
+    "A5": 7349100008,
     "B": 7349100003,
     "B2": 7349100004,
     "B3": 7349100006,
+    "B4": 7349100009,
+    "B5": 7349100010,
 }
 BLOCKED = (CHATS["A2"], CHATS["B"])
 WITH_PHOTO = ("A", "A3", "B", "B3")
+RECORDED = ("A", "B", "A3", "B3")  # tickets with an agreed action and money owed
 SAYS = {"A": "အလုပ်ရှင်က လစာ မပေးဘူး", "B": "นายจ้างไม่จ่ายค่าแรง"}
 
 
@@ -551,6 +646,47 @@ def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, int]:
     return ids
 
 
+def _remediation(world: World) -> dict[str, tuple[str, int]]:
+    """The business's answers, recorded by the organisation whose queue holds the ticket: an
+    action agreed and money owed on each main ticket and on each referred away (by the
+    organisation that took it); the fourth tickets in remediation, the fifth validated by
+    their worker on the phone. Answer each ticket's action and repayment by ticket key."""
+    ring, today = world.desk.rt.keys.content, dt.datetime.now(dt.UTC).date()
+    recorded: dict[str, tuple[str, int]] = {}
+    with world.desk.rt.session() as session:
+        caseworker = {
+            world.organisations["A"]: session.get_one(User, world.users["caseworker"]),
+            world.organisations["B"]: session.get_one(User, world.users["caseworker_b"]),
+        }
+        ticket = {key: session.get_one(Ticket, t[0]) for key, t in world.tickets.items()}
+        for key in RECORDED:
+            by = caseworker[ticket[key].organisation_id]
+            words = f"{key}-action-{world.mark}"  # sealed, and shown only on its ticket
+            action = remediation.add_action(
+                session, ring, by, ticket[key], words, "The employer", today
+            )
+            owed = remediation.add_repayment(
+                session,
+                by,
+                ticket[key],
+                kind="wages",
+                currency="THB",
+                owed_minor=1_250_000,
+                workers_affected=3,
+                workers_eligible=3,
+            )
+            recorded[key] = (str(action.id), owed.id)
+        for key in ("A4", "B4", "A5", "B5"):
+            by = caseworker[ticket[key].organisation_id]
+            for status in ("triaged", "in_remediation"):
+                triage.change_status(session, by, ticket[key], status)
+            if key.endswith("5"):
+                validation.record_by_phone(session, by, ticket[key], "fixed", 5)
+        session.commit()
+        assert {ticket[key].status for key in ("A5", "B5")} == {"validated"}
+    return recorded
+
+
 def _sign_everyone_in(world: World) -> None:
     """A browser per role, signed in with password and code; a CSRF token from its pages."""
     totp_secrets: dict[str, str] = {}
@@ -590,7 +726,11 @@ def _calls_logged(world: World) -> dict[int, str]:
 
 
 def _targets(
-    world: World, words: dict[str, str], notes_by_key: dict[str, str], referrals: dict[str, int]
+    world: World,
+    words: dict[str, str],
+    notes_by_key: dict[str, str],
+    referrals: dict[str, int],
+    recorded: dict[str, tuple[str, int]],
 ) -> None:
     desk, tickets = world.desk, world.tickets
 
@@ -622,6 +762,8 @@ def _targets(
             "note": notes_by_key[key],
             "attachment": attachment(key),
             "file": f"photo of {key} {world.mark}".encode(),
+            "action": recorded[key][0],
+            "repayment": recorded[key][1],
         }
 
     world.targets = {
@@ -632,6 +774,8 @@ def _targets(
             dead_letter=dead_letter("A2"),
             dead_letter_ref=tickets["A2"][1],
             envelope=world.envelopes["hotline"],
+            remediating=tickets["A4"],
+            validated=tickets["A5"],
         ),
         "B": Target(
             **things("B"),
@@ -640,10 +784,18 @@ def _targets(
             dead_letter=dead_letter("B"),
             dead_letter_ref=tickets["B"][1],
             envelope=world.envelopes["caseworker_b"],
+            remediating=tickets["B4"],
+            validated=tickets["B5"],
         ),
     }
+    # A ticket referred away stands for itself in every state: nothing on it changes.
     world.away = {
-        organisation: dataclasses.replace(world.targets[organisation], **things(f"{organisation}3"))
+        organisation: dataclasses.replace(
+            world.targets[organisation],
+            **things(f"{organisation}3"),
+            remediating=tickets[f"{organisation}3"],
+            validated=tickets[f"{organisation}3"],
+        )
         for organisation in ("A", "B")
     }
     world.offered = {"A": tickets["B2"][1], "B": tickets["A2"][1]}
@@ -671,6 +823,8 @@ def _never_seen(
     }
     for ticket_id, summary in said.items():
         secrets[ticket_id] = {summary: f"a logged call ({summary})"}
+    for key in RECORDED:
+        secrets[world.tickets[key][0]][f"{key}-action-{world.mark}"] = f"{key}'s agreed action"
     rows = desk.sql(
         "SELECT t.id, t.ref, w.pseudonym FROM tickets t JOIN workers w ON w.id = t.worker_id"
     )
@@ -694,16 +848,18 @@ def build_world(desk: Desk, stub: TelegramStub) -> World:
     words = _workers_write(world, stub)
     notes_by_key = {key: f"{key}-note-{world.mark}" for key in CHATS}
     referrals = _casework(world, notes_by_key)
+    recorded = _remediation(world)
     _sign_everyone_in(world)
     said = _calls_logged(world)
-    _targets(world, words, notes_by_key, referrals)
+    _targets(world, words, notes_by_key, referrals, recorded)
     _never_seen(world, words, notes_by_key, said)
     world.saved = {
         "tickets": [
             dict(row._mapping)
             for row in desk.sql(
                 "SELECT id, organisation_id, status, assignee_id, urgent, urgent_since, "
-                "person_requested_at, closed_at FROM tickets"
+                "person_requested_at, closed_at, closed_as, closed_by, close_reason_sealed, "
+                "validation_status FROM tickets"
             )
         ],
         "referrals": [
@@ -720,6 +876,20 @@ def build_world(desk: Desk, stub: TelegramStub) -> World:
             )
         ],
         "rule": [dict(row._mapping) for row in desk.sql("SELECT * FROM routing_rules")],
+        "actions": [
+            dict(row._mapping) for row in desk.sql("SELECT id, done_on FROM remediation_actions")
+        ],
+        "repayments": [
+            dict(row._mapping)
+            for row in desk.sql(
+                "SELECT id, repaid_minor, workers_repaid, validation_id FROM repayments"
+            )
+        ],
+        "validations": [
+            dict(row._mapping)
+            for row in desk.sql("SELECT id, status, awaiting, next_due_at FROM validations")
+        ],
+        "workers": [dict(row._mapping) for row in desk.sql("SELECT id, awaiting FROM workers")],
     }
     return world
 
@@ -732,7 +902,10 @@ def put_back(world: World) -> None:
         (
             "UPDATE tickets SET organisation_id = :organisation_id, status = :status, "
             "assignee_id = :assignee_id, urgent = :urgent, urgent_since = :urgent_since, "
-            "person_requested_at = :person_requested_at, closed_at = :closed_at WHERE id = :id",
+            "person_requested_at = :person_requested_at, closed_at = :closed_at, "
+            "closed_as = :closed_as, closed_by = :closed_by, "
+            "close_reason_sealed = :close_reason_sealed, validation_status = :validation_status "
+            "WHERE id = :id",
             saved["tickets"],
         ),
         (
@@ -764,6 +937,33 @@ def put_back(world: World) -> None:
             "ON CONFLICT (id) DO NOTHING",
             saved["rule"],
         ),
+        # The world records no timeline; asking the worker withdraws their open requests,
+        # covers the repayments and clears what the bot waits for in the worker's chat.
+        ("DELETE FROM remediations", {}),
+        (
+            "DELETE FROM remediation_actions WHERE NOT (id = ANY(:ids))",
+            {"ids": [a["id"] for a in saved["actions"]]},
+        ),
+        ("UPDATE remediation_actions SET done_on = :done_on WHERE id = :id", saved["actions"]),
+        (
+            "DELETE FROM validations WHERE NOT (id = ANY(:ids))",
+            {"ids": [v["id"] for v in saved["validations"]]},
+        ),
+        (
+            "UPDATE validations SET status = :status, awaiting = :awaiting, "
+            "next_due_at = :next_due_at WHERE id = :id",
+            saved["validations"],
+        ),
+        (
+            "DELETE FROM repayments WHERE NOT (id = ANY(:ids))",
+            {"ids": [r["id"] for r in saved["repayments"]]},
+        ),
+        (
+            "UPDATE repayments SET repaid_minor = :repaid_minor, workers_repaid = "
+            ":workers_repaid, validation_id = :validation_id WHERE id = :id",
+            saved["repayments"],
+        ),
+        ("UPDATE workers SET awaiting = :awaiting WHERE id = :id", saved["workers"]),
     )
 
 
@@ -809,6 +1009,7 @@ def context_of(world: World, role: str, target: Target) -> dict[str, Any]:
         "fresh": uuid.uuid4().hex,
         "elsewhere": world.organisations["B" if mine == "A" else "A"],
         "home": world.organisations[mine],
+        "today": dt.datetime.now(dt.UTC).date().isoformat(),
     }
 
 
@@ -935,8 +1136,16 @@ def unlike_missing(
     return ""
 
 
+def in_state(target: Target, state: str) -> Target:
+    """The target with its ticket in this state (see Request.state) as the one asked for."""
+    if not state:
+        return target
+    ticket, ref = getattr(target, state)
+    return dataclasses.replace(target, ticket=ticket, ref=ref)
+
+
 def judge(world: World, role: str, row: Row, target_name: str) -> list[str]:
-    target = target_for(world, role, target_name)
+    target = in_state(target_for(world, role, target_name), row.request.state)
     cell = row.expected(role, target_name)
     before = effect_of(world, role, row, target)
     answer = ask(world, role, row, target)
