@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from flask import abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from console.context import db
+from console.guard import allows, signed_in_user
 from console.i18n import _
 from intake import tickets
 from intake.errors import Conflict, Invalid, NotAllowed
 from intake.models import Ticket, User
+from safeguards.access import can_work
 
 
 @contextmanager
@@ -43,3 +45,34 @@ def visible(user: User, ref: str) -> tickets.TicketSummary:
 
 def back(ticket: Ticket) -> Response:
     return redirect(url_for("tickets.show", ref=ticket.ref), code=303)
+
+
+TicketAction = Callable[[User, Ticket], None]
+
+
+def _on_ticket(action: TicketAction) -> Callable[[str], Response]:
+    def view(ref: str) -> Response:
+        user = signed_in_user()
+        ticket = visible(user, ref).ticket
+        with acting():
+            action(user, ticket)
+        if not can_work(user, ticket):  # moved out of this queue (re-routed): back to it
+            return redirect(url_for("tickets.queue"), code=303)
+        return back(ticket)
+
+    return view
+
+
+def ticket_actions(
+    blueprint: Blueprint, actions: Iterable[tuple[str, str, TicketAction, str]]
+) -> None:
+    """Register form actions on a ticket: (endpoint, path under /tickets/<ref>/, action,
+    permission). Each finds the ticket in the user's scope, shows a refusal as a flash
+    message, commits what succeeded and goes back to the ticket page."""
+    for name, rule, action, permission in actions:
+        blueprint.add_url_rule(
+            f"/tickets/<ref>/{rule}",
+            endpoint=name,
+            view_func=allows(permission)(_on_ticket(action)),
+            methods=["POST"],
+        )

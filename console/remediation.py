@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from console.casework import acting, back, visible
+from console.casework import acting, back, ticket_actions, visible
 from console.context import content_ring, db, dispatcher, settings
 from console.guard import allows, signed_in_user
 from console.i18n import _
@@ -146,31 +145,17 @@ def _close(user: User, ticket: Ticket) -> None:
     flash(_("Ticket closed."), "info")
 
 
-def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[..., Response]:
-    def view(ref: str, **_ids: Any) -> Response:
-        user = signed_in_user()
-        ticket = visible(user, ref).ticket
-        with acting():
-            action(user, ticket)
-        return back(ticket)
-
-    return view
-
-
-for name, rule, action, permission in (
-    ("timeline", "remediation/timeline", _timeline, "tickets.remediate"),
-    ("add_action", "remediation/actions", _add_action, "tickets.remediate"),
-    ("add_repayment", "remediation/repayments", _add_repayment, "tickets.remediate"),
-    ("request_validation", "validation", _request_validation, "tickets.validate"),
-    ("by_phone", "validation/phone", _by_phone, "tickets.validate_by_phone"),
-    ("close", "close", _close, "tickets.status"),
-):
-    blueprint.add_url_rule(
-        f"/tickets/<ref>/{rule}",
-        endpoint=name,
-        view_func=allows(permission)(_on_ticket(action)),
-        methods=["POST"],
-    )
+ticket_actions(
+    blueprint,
+    (
+        ("timeline", "remediation/timeline", _timeline, "tickets.remediate"),
+        ("add_action", "remediation/actions", _add_action, "tickets.remediate"),
+        ("add_repayment", "remediation/repayments", _add_repayment, "tickets.remediate"),
+        ("request_validation", "validation", _request_validation, "tickets.validate"),
+        ("by_phone", "validation/phone", _by_phone, "tickets.validate_by_phone"),
+        ("close", "close", _close, "tickets.status"),
+    ),
+)
 
 
 @blueprint.post("/tickets/<ref>/remediation/actions/<uuid:action_id>/done")

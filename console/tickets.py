@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from console import remediation
 from console.auth import current_user, public
-from console.casework import acting, back, visible
+from console.casework import acting, back, ticket_actions, visible
 from console.context import content_ring, db, dispatcher
 from console.guard import allows, signed_in_user
 from console.i18n import _
@@ -154,19 +153,6 @@ def show(ref: str) -> str:
     return render_template("ticket.html", **context)
 
 
-def _on_ticket(action: Callable[[User, Ticket], None]) -> Callable[[str], Response]:
-    def view(ref: str) -> Response:
-        user = signed_in_user()
-        ticket = visible(user, ref).ticket
-        with acting():
-            action(user, ticket)
-        if not can_work(user, ticket):  # moved out of this queue (re-routed): back to it
-            return redirect(url_for("tickets.queue"), code=303)
-        return back(ticket)
-
-    return view
-
-
 def _reply(user: User, ticket: Ticket) -> None:
     saved = request.form.get("saved")
     text = dict(prompts.saved_replies(ticket.language)).get(saved or "") if saved else None
@@ -244,22 +230,19 @@ def _reroute(user: User, ticket: Ticket) -> None:
     )
 
 
-for name, rule, action, permission in (
-    ("reply", "reply", _reply, "tickets.reply"),
-    ("note", "notes", _note, "tickets.note"),
-    ("triage", "triage", _triage, "tickets.triage"),
-    ("status", "status", _status, "tickets.status"),
-    ("assign", "assign", _assign, "tickets.take"),
-    ("link_business", "businesses", _link_business, "tickets.triage"),
-    ("refer", "referrals", _refer, "tickets.refer"),
-    ("reroute", "reroute", _reroute, "tickets.reroute"),
-):
-    blueprint.add_url_rule(
-        f"/tickets/<ref>/{rule}",
-        endpoint=name,
-        view_func=allows(permission)(_on_ticket(action)),
-        methods=["POST"],
-    )
+ticket_actions(
+    blueprint,
+    (
+        ("reply", "reply", _reply, "tickets.reply"),
+        ("note", "notes", _note, "tickets.note"),
+        ("triage", "triage", _triage, "tickets.triage"),
+        ("status", "status", _status, "tickets.status"),
+        ("assign", "assign", _assign, "tickets.take"),
+        ("link_business", "businesses", _link_business, "tickets.triage"),
+        ("refer", "referrals", _refer, "tickets.refer"),
+        ("reroute", "reroute", _reroute, "tickets.reroute"),
+    ),
+)
 
 
 @blueprint.post("/tickets/<ref>/businesses/<int:business_id>/remove")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -200,18 +200,7 @@ def request_validation(
     _set_status(ticket, validation, V.REQUESTED)
     previous, ticket.status = ticket.status, S.AWAITING_VALIDATION.value
     worker.awaiting = None  # the numbers the worker sends now answer this question
-    language = ticket.language or worker.language
-    message = tickets.add_message(
-        session,
-        ring,
-        ticket,
-        direction=Direction.OUT,
-        text=prompts.validation_question(language, ticket.ref, summary),
-        language=language,
-        options=prompts.validation_options(language),
-        author_user_id=user.id,
-        purpose=PURPOSE,
-    )
+    message = _question(session, ring, ticket, worker, prompts.validation_question, summary, user)
     audit.record(
         session,
         actor=f"user:{user.id}",
@@ -385,12 +374,11 @@ def run_rounds(
         if validation.deadline_at is not None and now >= validation.deadline_at:
             validation.next_due_at = None
             _set_status(ticket, validation, V.UNVALIDATED)
-            audit.record(
+            _system_audit(
                 session,
-                actor="system",
-                action="validation.unvalidated",
-                target=f"ticket:{ticket.ref}",
-                validation=str(validation.id),
+                ticket,
+                validation,
+                "validation.unvalidated",
                 reminders=validation.reminders_sent,
             )
             continue
@@ -401,33 +389,50 @@ def run_rounds(
             validation.reminders_sent = passed
             worker = session.get_one(Worker, ticket.worker_id)
             if validation.awaiting == AWAITING_ANSWER and worker.erased_at is None:
-                reminders.append(_reminder(session, ring, ticket, worker, validation))
+                summary = summary_of(ring, validation)
+                reminders.append(
+                    _question(session, ring, ticket, worker, prompts.validation_reminder, summary)
+                )
+                _system_audit(session, ticket, validation, "validation.reminded", reminder=passed)
         validation.next_due_at = schedule.next_due(
             validation.requested_at, validation.reminders_sent, validation.deadline_at
         )
     return reminders
 
 
-def _reminder(
-    session: Session, ring: KeyRing, ticket: Ticket, worker: Worker, validation: Validation
+def _question(
+    session: Session,
+    ring: KeyRing,
+    ticket: Ticket,
+    worker: Worker,
+    wording: Callable[[str | None, str, str], str],
+    summary: str,
+    user: User | None = None,
 ) -> Message:
+    """Queue the question (or a reminder of it) with the four options, in the worker's language."""
     language = ticket.language or worker.language
-    message = tickets.add_message(
+    return tickets.add_message(
         session,
         ring,
         ticket,
         direction=Direction.OUT,
-        text=prompts.validation_reminder(language, ticket.ref, summary_of(ring, validation)),
+        text=wording(language, ticket.ref, summary),
         language=language,
         options=prompts.validation_options(language),
+        author_user_id=user.id if user else None,
         purpose=PURPOSE,
     )
+
+
+def _system_audit(
+    session: Session, ticket: Ticket, validation: Validation, action: str, **detail: object
+) -> None:
+    """What the scheduled rounds did, audited under "system"."""
     audit.record(
         session,
         actor="system",
-        action="validation.reminded",
+        action=action,
         target=f"ticket:{ticket.ref}",
         validation=str(validation.id),
-        reminder=validation.reminders_sent,
+        **detail,
     )
-    return message
