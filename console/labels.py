@@ -188,7 +188,7 @@ def answer_label(code: str | None) -> str:
 def closed_as_label(code: str | None) -> str:
     labels = {
         # TRANSLATORS: how a ticket closed: the worker confirmed the fix.
-        "validated": _("validated by the worker"),
+        "validated": _("confirmed by the worker"),
         # TRANSLATORS: how a ticket closed: it was only a question.
         "information_only": _("information only"),
         # TRANSLATORS: how a ticket closed: by a supervisor, without the worker's confirmation.

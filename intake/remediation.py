@@ -81,8 +81,8 @@ def set_timeline(
     if known != sorted(known) or any(day < ticket.created_at.date() for day in known):
         raise Invalid(
             N_(
-                "The business response dates follow the report, in order: response, plan, "
-                "actions, resolved."
+                "The business response dates come after the ticket opened, in this order: "
+                "first response, action plan agreed, actions done, resolved."
             )
         )
     changed = {name: day.isoformat() if day else None for name, day in merged.items()

@@ -227,7 +227,7 @@ def close_ticket(
     if closed_as is None:
         raise Conflict(
             N_(
-                "A ticket closes only once the worker has validated the fix, "
+                "A ticket closes only once the worker has confirmed the fix, "
                 "or when it was only a question."
             )
         )
@@ -235,9 +235,9 @@ def close_ticket(
     detail: dict[str, str] = {"closed_as": closed_as.value, "previous": ticket.status}
     if closed_as is ClosedAs.UNVALIDATED:
         if not may(user, "tickets.close_unvalidated"):
-            raise Conflict(N_("Only a supervisor may close a ticket the worker has not validated."))
+            raise Conflict(N_("Only a supervisor may close a ticket the worker has not confirmed."))
         if not reason:
-            raise Conflict(N_("Write why you close this ticket without the worker's validation."))
+            raise Conflict(N_("Write why you close this ticket without the worker's confirmation."))
         ticket.close_reason_sealed = ring.seal_text(reason[:2000], close_reason_binding(ticket.id))
         # The chain pins the words without holding them; the ticket keeps them sealed.
         detail["reason_sha256"] = hashlib.sha256(reason[:2000].encode()).hexdigest()

@@ -55,7 +55,7 @@ def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console)
     ref = _in_remediation(console)
     page = _post(console, f"/tickets/{ref}/close", ref)
     assert _ticket(console, ref).status == "in_remediation"  # not validated: refused
-    assert "A ticket closes only once the worker has validated the fix" in page
+    assert "A ticket closes only once the worker has confirmed the fix" in page
 
     _ask(console, ref)
     chat = console.chat(console.client.get("/simulator").text)
@@ -81,7 +81,7 @@ def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console)
     page = _post(console, f"/tickets/{ref}/close", ref)
     closed = _ticket(console, ref)
     assert (closed.status, closed.closed_as) == ("closed", "validated")
-    assert "Closed: validated by the worker." in page
+    assert "Closed: confirmed by the worker." in page
 
 
 def test_not_fixed_sends_the_ticket_back_to_remediation_with_the_workers_words(

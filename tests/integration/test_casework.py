@@ -346,7 +346,7 @@ def test_filter_bar_counts_match_the_rows_each_filter_shows(desk: Desk) -> None:
 NOT_NEXT_STEP = "That is not the next step of this ticket's lifecycle."
 CLOSE_BUTTON = "Close a ticket with the Close button: it checks the worker's validation."
 NOT_CLOSABLE = (
-    "A ticket closes only once the worker has validated the fix, or when it was only a question."
+    "A ticket closes only once the worker has confirmed the fix, or when it was only a question."
 )
 
 
