@@ -8,8 +8,8 @@ Three parts, all on one ticket:
 - money owed to workers and repaid (recruitment fees, wages), in integer minor units
   with an ISO 4217 currency, and how many workers were affected, eligible and repaid.
 
-A repayment counts as repaid unless the worker disputed it: the validation that
-asked the worker covers every repayment recorded before it (`Repayment.validation_id`).
+A repayment counts as repaid unless the worker disputed it: the worker's latest answer
+covers every repayment as it stood when they were asked (`Repayment.validation_id`).
 """
 
 from __future__ import annotations

@@ -102,11 +102,7 @@ def pending(session: Session, ticket: Ticket) -> Validation | None:
     the method waits for, late or not.
     """
     validation = latest(session, ticket)
-    if (
-        validation is None
-        or validation.awaiting is None
-        or validation.status not in (V.REQUESTED, V.UNVALIDATED, V.VALIDATED, V.DISPUTED)
-    ):
+    if validation is None or validation.awaiting is None or validation.status == V.WITHDRAWN:
         return None
     return validation
 
@@ -138,11 +134,16 @@ def _withdraw_open(session: Session, ticket: Ticket) -> None:
 
 
 def _cover_repayments(session: Session, ticket: Ticket, validation: Validation) -> None:
-    """The worker's answer speaks for every repayment recorded on the ticket so far."""
+    """The worker's answer speaks for every repayment as it stood when we asked.
+
+    Until the worker answers, a repayment keeps their previous word: one they disputed
+    is not counted as repaid again just because we ask once more. A repayment recorded
+    or changed after the question was asked waits for the next one.
+    """
     session.execute(
         update(Repayment)
-        .where(Repayment.ticket_id == ticket.id)
-        .values(validation_id=validation.id)
+        .where(Repayment.ticket_id == ticket.id, Repayment.updated_at <= validation.requested_at)
+        .values(validation_id=validation.id, updated_at=Repayment.updated_at)
         .execution_options(synchronize_session="fetch")
     )
 
@@ -196,7 +197,6 @@ def request_validation(
     )
     session.add(validation)
     session.flush()
-    _cover_repayments(session, ticket, validation)
     _set_status(ticket, validation, V.REQUESTED)
     previous, ticket.status = ticket.status, S.AWAITING_VALIDATION.value
     worker.awaiting = None  # the numbers the worker sends now answer this question
@@ -228,6 +228,7 @@ def _answer(
         validation.awaiting = None
     else:
         validation.answered_at = now
+        _cover_repayments(session, ticket, validation)
         if answer is A.FIXED:
             _set_status(ticket, validation, V.VALIDATED)
             ticket.status = S.VALIDATED.value
@@ -342,7 +343,6 @@ def record_by_phone(
     )
     session.add(validation)
     session.flush()
-    _cover_repayments(session, ticket, validation)
     _answer(session, ticket, validation, choice, actor=f"user:{user.id}")
     return validation
 

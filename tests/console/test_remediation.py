@@ -137,6 +137,27 @@ def test_repayment_the_worker_disputes_is_shown_and_not_counted_as_repaid(consol
     assert "disputed: THB12,000.50" in page
     assert "<td>THB12,000.50</td><td>THB0.00</td>" in page  # total: owed, repaid
 
+    # Asking again does not count it as repaid before the worker answers.
+    _ask(console, ref, "คืนค่าหัวครบแล้วจริง ๆ")
+    page = html.unescape(console.client.get(f"/tickets/{ref}").text)
+    assert "disputed by the worker: not counted" in page
+    # The business repays again: reported, then confirmed by the worker's answer.
+    with console.session() as session:
+        repayment_id = session.scalars(select(Repayment.id)).one()
+    page = _post(
+        console,
+        f"/tickets/{ref}/remediation/repayments/{repayment_id}",
+        ref,
+        repaid="12000.50",
+        workers_repaid="2",
+    )
+    assert "reported by the business" in page
+    _ask(console, ref, "คืนค่าหัวครบแล้วจริง ๆ")
+    console.say("1")
+    page = html.unescape(console.client.get(f"/tickets/{ref}").text)
+    assert "<td>confirmed by the worker</td>" in page
+    assert "<td>THB12,000.50</td><td>THB12,000.50</td>" in page
+
 
 def test_bad_amounts_and_dates_are_refused_with_a_message_and_store_nothing(console) -> None:
     ref = _in_remediation(console)
