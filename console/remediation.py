@@ -20,7 +20,7 @@ from console.guard import allows, signed_in_user
 from console.i18n import _
 from intake import remediation, triage, validation
 from intake.errors import Invalid
-from intake.models import Direction, RepaymentKind, Ticket, User
+from intake.models import Direction, RemediationAction, Repayment, RepaymentKind, Ticket, User
 from safeguards.sealing import KeyRing
 from translations.i18n import N_
 
@@ -163,6 +163,9 @@ ticket_actions(
 def action_done(ref: str, action_id: uuid.UUID) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
+    found = db().get(RemediationAction, action_id)
+    if found is None or found.ticket_id != ticket.id:
+        abort(404)  # like a repayment: nothing of another ticket is named here
     with acting():
         remediation.mark_action_done(
             db(), user, ticket, action_id, _date("done_on") or dt.date.today()
@@ -175,15 +178,8 @@ def action_done(ref: str, action_id: uuid.UUID) -> Response:
 def update_repayment(ref: str, repayment_id: int) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
-    found = next(
-        (
-            r.repayment
-            for r in remediation.repayments_of(db(), ticket)
-            if r.repayment.id == repayment_id
-        ),
-        None,
-    )
-    if found is None:
+    found = db().get(Repayment, repayment_id)
+    if found is None or found.ticket_id != ticket.id:
         abort(404)
     with acting():
         remediation.update_repayment(
