@@ -13,7 +13,7 @@ import re
 
 from sqlalchemy import select
 
-from intake.models import AuditEntry, Repayment, Ticket
+from intake.models import AuditEntry, RemediationAction, Repayment, Ticket
 from translations import prompts
 from workers import jobs
 
@@ -240,3 +240,40 @@ def test_only_a_supervisor_closes_an_unanswered_ticket_and_must_say_why(console)
     assert SUPERVISOR in audit  # who
     assert "Reason: Worker returned to Myanmar" in audit  # why
     assert '"closed_as": "unvalidated"' in audit
+
+
+def test_an_action_or_repayment_of_another_ticket_is_not_found_under_this_one(console) -> None:
+    first = _in_remediation(console)
+    today = dt.date.today().isoformat()
+    _post(
+        console,
+        f"/tickets/{first}/remediation/actions",
+        first,
+        text="Pay wages",
+        owner="HR",
+        due_on=today,
+    )
+    _post(
+        console,
+        f"/tickets/{first}/remediation/repayments",
+        first,
+        kind="wages",
+        currency="THB",
+        owed="10",
+    )
+    console.new_worker()
+    console.say("ค่าแรงไม่ครบ")
+    second = next(ref for ref, _, _ in console.tickets() if ref != first)
+    with console.session() as session:
+        action_id = session.scalars(select(RemediationAction.id)).one()
+        repayment_id = session.scalars(select(Repayment.id)).one()
+    token = console.csrf_token(console.client.get(f"/tickets/{second}").text)
+    for path in (
+        f"/tickets/{second}/remediation/actions/{action_id}/done",
+        f"/tickets/{second}/remediation/repayments/{repayment_id}",
+    ):
+        answer = console.client.post(path, data={"csrf_token": token, "repaid": "10"})
+        assert answer.status_code == 404, path
+    with console.session() as session:
+        assert session.get_one(RemediationAction, action_id).done_on is None
+        assert session.get_one(Repayment, repayment_id).repaid_minor == 0
