@@ -229,11 +229,16 @@ def reply(ref: str) -> tuple[Response, int]:
 
 
 def _json_body(field: str, required: bool = True) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not required and not request.get_data():
+    """The request's JSON object, whose `field` is a string (or absent, if optional).
+
+    An optional field may also come with no body at all.
+    """
+    if not required and not request.get_data():
         return {}
-    if not isinstance(body, dict) or not isinstance(
-        body.get(field, "" if not required else None), str
+    body = request.get_json(silent=True)
+    value = body.get(field) if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not (
+        isinstance(value, str) or (value is None and not required)
     ):
         raise ApiError(400, "bad request", f'send JSON {{"{field}": "..."}}')
     return body

@@ -291,9 +291,9 @@ send_prompt = send_outbound
 PROMPT_PURPOSES = frozenset({"prompt", validation.PURPOSE})
 
 
-def job_for(message: Message) -> str:
+def job_for(purpose: str) -> str:
     """The send job for a queued message: replies go ahead of prompts we start."""
-    return "send_prompt" if message.purpose in PROMPT_PURPOSES else "send_outbound"
+    return "send_prompt" if purpose in PROMPT_PURPOSES else "send_outbound"
 
 
 def validation_rounds(now: str | None = None) -> int:
@@ -309,7 +309,7 @@ def validation_rounds(now: str | None = None) -> int:
             session, rt.keys.content, rt.settings.validation_schedule, at
         )
         session.commit()
-        queued = [(job_for(message), str(message.id)) for message in reminders]
+        queued = [(job_for(message.purpose), str(message.id)) for message in reminders]
     for job, message_id in queued:
         rt.dispatcher.enqueue(job, message_id)
     if queued:
@@ -347,12 +347,7 @@ def sweep(older_than_seconds: int | None = None) -> int:
             )
         )
     queued = sum(rt.dispatcher.enqueue("process_envelope", str(i)) for i in envelopes)
-    queued += sum(
-        rt.dispatcher.enqueue(
-            "send_prompt" if purpose in PROMPT_PURPOSES else "send_outbound", str(i)
-        )
-        for i, purpose in replies
-    )
+    queued += sum(rt.dispatcher.enqueue(job_for(purpose), str(i)) for i, purpose in replies)
     if queued:
         logger.info("sweeper queued %d envelopes and %d replies", len(envelopes), len(replies))
     return queued + validation_rounds()

@@ -244,3 +244,49 @@ def test_web_process_serves_webhooks_and_threads_without_the_vault_keys(
         assert opened.get_json()["messages"][0]["text"] == "ကူညီပါ"
     finally:
         close_app(web)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("validation-requests", {}),
+        ("validation-requests", {"summary": 5}),
+        ("validation-requests", "not json"),
+        ("close", "not json"),
+        ("close", {"reason": ["a", "list"]}),
+    ],
+)
+def test_malformed_validation_and_close_requests_are_400_and_change_nothing(
+    desk, two_organisations, path: str, body: object
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    headers = {"Authorization": f"Bearer {two_organisations['own']}"}
+    if isinstance(body, str):
+        answer = desk.client.post(
+            f"/api/v1/tickets/{ref}/{path}",
+            data=body,
+            headers=headers,
+            content_type="application/json",
+        )
+    else:
+        answer = desk.client.post(f"/api/v1/tickets/{ref}/{path}", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "bad request"
+    assert desk.sql("SELECT status, validation_status FROM tickets")[0] == ("new", None)
+
+
+def test_closing_a_new_ticket_is_409_with_the_reason_and_without_a_body(
+    desk, two_organisations
+) -> None:
+    ref = desk.sql("SELECT ref FROM tickets")[0][0]
+    headers = {"Authorization": f"Bearer {two_organisations['own']}"}
+    answer = desk.client.post(f"/api/v1/tickets/{ref}/close", headers=headers)
+    assert answer.status_code == 409
+    assert "only once the worker has confirmed the fix" in answer.get_json()["detail"]
+    asked = desk.client.post(
+        f"/api/v1/tickets/{ref}/validation-requests",
+        json={"summary": "Wages paid"},
+        headers=headers,
+    )
+    assert asked.status_code == 409  # a new ticket is not in remediation yet
+    assert desk.sql("SELECT count(*) FROM validations")[0][0] == 0
