@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from intake.db import make_engine, make_sessionmaker
 from intake.envelopes import publish_envelope_keys
-from intake.models import ApiToken, Organisation, Role, User
+from intake.models import ApiToken, Business, BusinessKind, Organisation, Role, User
 from intake.schema import upgrade
 from intake.settings import Settings, SettingsError
 from safeguards import audit, redaction
@@ -88,17 +88,38 @@ def create_organisation(
     return organisation
 
 
-def create_user(session: Session, email: str, org_name: str, role: str, password: str) -> User:
+def create_user(
+    session: Session,
+    email: str,
+    org_name: str,
+    role: str,
+    password: str,
+    business_name: str | None = None,
+) -> User:
     organisation = session.scalar(select(Organisation).where(Organisation.name == org_name))
     if organisation is None:
         raise click.ClickException(f"no organisation named {org_name!r}")
     if len(password) < 12:
         raise click.ClickException("a password has at least 12 characters")
+    business_id = None
+    if role == Role.PARTNER and business_name:
+        business = session.scalar(
+            select(Business).where(
+                Business.name == business_name,
+                Business.kind.in_([BusinessKind.BRAND.value, BusinessKind.SUPPLIER.value]),
+            )
+        )
+        if business is None:
+            raise click.ClickException(f"no brand or supplier named {business_name!r}")
+        business_id = business.id
+    elif business_name:
+        raise click.ClickException("--business is for partner users only")
     user = User(
         email=email.strip().lower(),
         organisation_id=organisation.id,
         role=role,
         password_hash=hash_password(password),
+        business_id=business_id,
     )
     session.add(user)
     session.flush()
@@ -142,13 +163,18 @@ def user() -> None:
 @click.argument("email")
 @click.option("--org", "org_name", required=True, help="organisation name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-def user_create(email: str, org_name: str, role: str) -> None:
+@click.option(
+    "--business", "business_name", help="a partner's brand or supplier (its supply chain)"
+)
+def user_create(email: str, org_name: str, role: str, business_name: str | None) -> None:
     """Add a user; the password is read from standard input."""
+    if role == Role.PARTNER and not business_name:
+        raise click.ClickException("a partner user needs --business: their brand or supplier")
     password = sys.stdin.readline().rstrip("\n")
     with _session(_settings()) as session:
         if session.scalar(select(User).where(User.email == email.strip().lower())):
             raise click.ClickException(f"user {email} exists already")
-        created = create_user(session, email, org_name, role, password)
+        created = create_user(session, email, org_name, role, password, business_name)
         session.commit()
         click.echo(created.id)
 

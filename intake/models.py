@@ -110,6 +110,8 @@ class User(Base):
     totp_secret_sealed: Mapped[Sealed | None] = mapped_column(SealedBytes())
     totp_enrolled_at: Mapped[dt.datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger())
+    # A partner's own business (a brand or a supplier): the supply chain they may see.
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"))
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -150,6 +152,10 @@ class Worker(Base):
     last_inbound_at: Mapped[dt.datetime | None]
     # Set when the worker asked us to erase their data and we did.
     erased_at: Mapped[dt.datetime | None]
+    # For the reach indicators only, and only with the worker's consent (asked by staff).
+    gender: Mapped[str | None] = mapped_column(String(16))
+    nationality: Mapped[str | None] = mapped_column(String(2))
+    profile_consent_at: Mapped[dt.datetime | None]
 
     def __repr__(self) -> str:
         return f"<Worker {self.pseudonym}>"
@@ -725,3 +731,54 @@ class Repayment(Base):
 
     def __repr__(self) -> str:
         return f"<Repayment {self.id} {self.kind} {self.currency}>"
+
+
+# --- what partners see ------------------------------------------------------------------
+
+
+class EthicalScore(Base):
+    """One Ethical Performance Score of a business on one ticket: 1-5, or n/a (NULL)."""
+
+    __tablename__ = "ethical_scores"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "business_id", "indicator", name="uq_ethical_scores"),
+        CheckConstraint("score IS NULL OR score BETWEEN 1 AND 5", name="score"),
+        Index("ix_ethical_scores_business", "business_id", "indicator"),
+    )
+
+    id: Mapped[intpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    indicator: Mapped[str] = mapped_column(String(40))
+    score: Mapped[int | None]
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<EthicalScore {self.indicator}={self.score}>"
+
+
+class IncidentReport(Base):
+    """A de-identified report to the partner on a forced-labour or trafficking ticket.
+
+    The first is due 72 hours after the indicator was flagged; follow-ups until the
+    ticket closes. Its text is staff's free text, so it is sealed like a note.
+    """
+
+    __tablename__ = "incident_reports"
+    __table_args__ = (
+        CheckConstraint("kind IN ('initial', 'follow_up')", name="kind"),
+        Index("ix_incident_reports_ticket", "ticket_id", "created_at"),
+    )
+
+    id: Mapped[uuidpk]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    text_sealed: Mapped[Sealed] = mapped_column(SealedBytes())
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[timestamp]
+    sent_at: Mapped[dt.datetime | None]
+    sent_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<IncidentReport {self.id} {self.kind}>"

@@ -110,6 +110,46 @@ class ValidationSchedule:
         return times[reminders_sent] if reminders_sent < len(times) else deadline_at
 
 
+# Days within which a step of the business response earns 5, 4, 3 or 2 (later: 1):
+# respond (report -> first response), revert (first response -> action plan agreed),
+# resolve (report -> resolved).
+DEFAULT_TIMELINESS_BANDS: dict[str, tuple[int, int, int, int]] = {
+    "time_to_respond": (3, 7, 14, 30),
+    "time_to_revert": (7, 14, 30, 60),
+    "time_to_resolve": (30, 60, 90, 180),
+}
+MIN_SMALL_CELL = 5  # never publish a figure built from fewer workers than this
+
+
+def _bands(env: Mapping[str, str]) -> dict[str, tuple[int, int, int, int]]:
+    bands = dict(DEFAULT_TIMELINESS_BANDS)
+    for name, days in _json(env, "VOICEDESK_TIMELINESS_BANDS").items():
+        if name not in bands:
+            raise SettingsError(f"VOICEDESK_TIMELINESS_BANDS: unknown step {name!r}")
+        if (
+            not isinstance(days, list)
+            or len(days) != 4
+            or not all(isinstance(d, int) and d > 0 for d in days)
+            or sorted(days) != days
+        ):
+            raise SettingsError(
+                f"VOICEDESK_TIMELINESS_BANDS: {name} takes four rising whole days, "
+                "like [3, 7, 14, 30]"
+            )
+        bands[name] = (days[0], days[1], days[2], days[3])
+    return bands
+
+
+def _small_cell(env: Mapping[str, str]) -> int:
+    value = _int(env, "VOICEDESK_SMALL_CELL", 10)
+    if value < MIN_SMALL_CELL:
+        raise SettingsError(
+            f"VOICEDESK_SMALL_CELL is {value}: figures from fewer than {MIN_SMALL_CELL} "
+            "workers are never published"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class RateLimit:
     count: int
@@ -212,6 +252,16 @@ class Settings:
     # (the request becomes unvalidated) after the deadline.
     validation_reminder_days: tuple[float, ...] = (2.0, 5.0)
     validation_deadline_days: float = 14.0
+    # What partners and the public see: a figure built from fewer workers than this is
+    # shown as "<N"; published counts are rounded to a multiple of `round_counts_to`.
+    small_cell: int = 10
+    round_counts_to: int = 5
+    # Timeliness scores: days within which a step earns 5, 4, 3, 2 (later: 1).
+    timeliness_bands: dict[str, tuple[int, int, int, int]] = field(
+        default_factory=lambda: dict(DEFAULT_TIMELINESS_BANDS)
+    )
+    # After the first incident report, a follow-up is due every this many days.
+    incident_follow_up_days: int = 14
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -297,6 +347,10 @@ class Settings:
             default_region=(env.get("VOICEDESK_DEFAULT_REGION") or "TH").upper(),
             validation_reminder_days=_days(env, "VOICEDESK_VALIDATION_REMINDERS", "2,5"),
             validation_deadline_days=_days(env, "VOICEDESK_VALIDATION_DEADLINE", "14")[0],
+            small_cell=_small_cell(env),
+            round_counts_to=max(_int(env, "VOICEDESK_ROUND_COUNTS_TO", 5), 1),
+            timeliness_bands=_bands(env),
+            incident_follow_up_days=_int(env, "VOICEDESK_INCIDENT_FOLLOW_UP_DAYS", 14),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -36,6 +36,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tickets.validate": _CASEWORK,
     # Staff who call the worker record the answer given on the phone.
     "tickets.validate_by_phone": _CASEWORK | {Role.HOTLINE},
+    # 72-hour incident reports to the partner: drafted, kept and marked sent by casework.
+    "tickets.report": _CASEWORK,
+    # The partner's own indicators: only partners (staff read tickets, not dashboards).
+    "indicators.partner": frozenset({Role.PARTNER}),
+    # The network's reach and every business's indicators.
+    "indicators.network": frozenset({Role.ADMIN, Role.SUPERVISOR}),
     # Closing a ticket the worker never validated (with a written reason).
     "tickets.close_unvalidated": frozenset({Role.SUPERVISOR}),
     "referrals.decide": _CASEWORK,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from intake.models import (
     Attachment,
     InboundEnvelope,
+    IncidentReport,
     Message,
     Note,
     Referral,
@@ -71,6 +72,13 @@ def sealed_columns(content: KeyRing, vault: KeyRing, envelopes: EnvelopeKeys) ->
         SealedColumn(
             Ticket,
             Ticket.close_reason_sealed,
+            content.open,
+            content.seal,
+            content.needs_resealing,
+        ),
+        SealedColumn(
+            IncidentReport,
+            IncidentReport.text_sealed,
             content.open,
             content.seal,
             content.needs_resealing,

@@ -1,0 +1,549 @@
+"""What partners steer by: Ethical Performance Scores, impact and reach, never a worker.
+
+Two layers. The arithmetic is pure functions on plain values (`axis_means`,
+`band_score`, `rating_of`, `suppress`…), pinned by unit tests on hand-computed
+fixtures. The gatherers read the database into those values for a set of tickets
+(a business, a brand's supply chain, the network).
+
+Every figure a partner or the public reads is a `Figure`: a value and the number of
+distinct workers it is built from. `publish` turns it into what may be shown: "<10"
+when too few workers stand behind it, counts rounded to a multiple of 5, so that
+neither a small cell nor the difference between two exports singles out a worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from intake import remediation
+from intake.db import utcnow
+from intake.errors import Invalid
+from intake.models import (
+    Business,
+    BusinessKind,
+    EthicalScore,
+    Remediation,
+    Repayment,
+    RepaymentKind,
+    SupplyLink,
+    Ticket,
+    TicketBusiness,
+    TicketStatus,
+    User,
+    Validation,
+    Worker,
+)
+from intake.settings import Settings
+from safeguards import audit
+from safeguards.access import require
+from translations.i18n import N_
+
+# --- the Ethical Performance Score indicators ----------------------------------------------
+
+QUALITY, TIMELINESS, OPENNESS = "quality", "timeliness", "openness"
+AXES: dict[str, tuple[str, ...]] = {
+    QUALITY: (
+        "worker_satisfaction_response",  # from the validation prompt's 1-5 question
+        "worker_satisfaction_workplace",  # recruitment and workplace management
+        "assessment_hr_social",
+        "assessment_production_commercial",
+        "assessment_senior_management",
+    ),
+    TIMELINESS: (  # scored from the remediation timeline with configurable bands
+        "time_to_respond",
+        "time_to_revert",
+        "time_to_resolve",
+    ),
+    OPENNESS: (
+        "cooperation_worker_voice",  # with worker voice, outreach and surveys
+        "attitude_discussing_issues",  # and suggested remediation
+        "attitude_capacity_systems",  # to capacity and systems development
+        "promoting_worker_voice_upstream",
+        "attitude_toward_workers",
+        "attitude_toward_staff",  # toward the network's staff
+    ),
+}
+INDICATORS = tuple(code for codes in AXES.values() for code in codes)
+AXIS_OF = {code: axis for axis, codes in AXES.items() for code in codes}
+# Computed, never typed: the worker's own answer and the dates of the timeline.
+COMPUTED = frozenset({"worker_satisfaction_response", *AXES[TIMELINESS]})
+RECORDED = tuple(code for code in INDICATORS if code not in COMPUTED)
+RATINGS = ("poor", "fair", "good", "excellent")
+RESOLUTION_DAYS = 60
+
+Scores = Mapping[str, int | None]  # indicator -> 1..5, or None for n/a
+
+
+def mean(values: Iterable[float]) -> float | None:
+    found = list(values)
+    return sum(found) / len(found) if found else None
+
+
+def axis_means(scores: Iterable[Scores]) -> dict[str, float | None]:
+    """Each axis: the mean of every scored indicator of that axis, n/a excluded.
+
+    Over several tickets (a business, a brand's supply chain) the scores are pooled:
+    each scored indicator of each ticket counts once.
+    """
+    pooled: dict[str, list[int]] = {axis: [] for axis in AXES}
+    for ticket_scores in scores:
+        for code, score in ticket_scores.items():
+            if score is not None and code in AXIS_OF:
+                pooled[AXIS_OF[code]].append(score)
+    return {axis: mean(values) for axis, values in pooled.items()}
+
+
+def overall(means: Mapping[str, float | None]) -> float | None:
+    """A ticket's overall score: the mean of its axes that have a score."""
+    return mean(value for value in means.values() if value is not None)
+
+
+def rating_of(score: float | None) -> str | None:
+    """Poor below 2, fair below 3, good below 4, excellent from 4 (of 1-5)."""
+    if score is None:
+        return None
+    if score < 2:
+        return "poor"
+    if score < 3:
+        return "fair"
+    if score < 4:
+        return "good"
+    return "excellent"
+
+
+def band_score(days: int, bands: tuple[int, int, int, int]) -> int:
+    """5 within the first band's days, 4 within the second, 3, 2, and 1 beyond."""
+    for score, limit in zip((5, 4, 3, 2), bands, strict=True):
+        if days <= limit:
+            return score
+    return 1
+
+
+def timeliness(
+    opened: dt.date,
+    timeline: Remediation | None,
+    bands: Mapping[str, tuple[int, int, int, int]],
+) -> dict[str, int | None]:
+    """Score the business's response times from the timeline (n/a where a date is missing)."""
+    first = timeline.first_response_on if timeline else None
+    plan = timeline.plan_agreed_on if timeline else None
+    resolved = timeline.resolved_on if timeline else None
+    spans = {
+        "time_to_respond": (opened, first),
+        "time_to_revert": (first, plan),
+        "time_to_resolve": (opened, resolved),
+    }
+    return {
+        code: band_score(max((end - start).days, 0), bands[code]) if start and end else None
+        for code, (start, end) in spans.items()
+    }
+
+
+def quarter_of(day: dt.date | dt.datetime) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+# --- small-cell suppression ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number and how many distinct workers stand behind it."""
+
+    value: float | int | None
+    workers: int
+    kind: str = "count"  # count (rounded when published), share (0-1), score (1-5), amount
+
+
+def publish(figure: Figure, settings: Settings) -> str | float | int | None:
+    """What may be shown of a figure: "<10" below the threshold, counts rounded."""
+    if figure.workers < settings.small_cell:
+        return f"<{settings.small_cell}"
+    if figure.value is None:
+        return None
+    if figure.kind == "count":
+        base = settings.round_counts_to
+        return int(base * round(float(figure.value) / base))
+    if figure.kind == "share":
+        return round(float(figure.value), 2)
+    if figure.kind == "score":
+        return round(float(figure.value), 1)
+    return figure.value
+
+
+# --- reading the database ----------------------------------------------------------------
+
+
+def supply_chain(session: Session, business: Business) -> list[int]:
+    """The businesses a partner sees: a brand and its suppliers, or a supplier itself."""
+    ids = [business.id]
+    if business.kind == BusinessKind.BRAND:
+        ids += list(
+            session.scalars(
+                select(SupplyLink.supplier_id).where(SupplyLink.brand_id == business.id)
+            )
+        )
+    return ids
+
+
+def tickets_of(business_ids: Sequence[int]) -> ColumnElement[bool]:
+    """Tickets linked to any of these businesses."""
+    return Ticket.id.in_(
+        select(TicketBusiness.ticket_id).where(TicketBusiness.business_id.in_(business_ids))
+    )
+
+
+@dataclass
+class TicketFacts:
+    """What the indicators need of one ticket, and nothing that names anyone."""
+
+    id: int
+    worker: str  # the worker's id, only to count distinct workers; never shown
+    opened: dt.date
+    status: str
+    closed_as: str | None
+    closed_at: dt.datetime | None
+    # Computed from the timeline and the worker's answer.
+    scores: dict[str, int | None] = field(default_factory=dict)
+    # Recorded by caseworkers, one set per business of the chain scored on this ticket.
+    recorded: list[dict[str, int | None]] = field(default_factory=list)
+
+    def score_sets(self) -> list[dict[str, int | None]]:
+        return [self.scores, *self.recorded]
+
+    def has_score(self, axis: str) -> bool:
+        return any(s.get(code) is not None for s in self.score_sets() for code in AXES[axis])
+
+    @property
+    def rating(self) -> str | None:
+        return rating_of(overall(axis_means(self.score_sets())))
+
+
+def ticket_facts(
+    session: Session, where: ColumnElement[bool], settings: Settings, business_ids: Sequence[int]
+) -> list[TicketFacts]:
+    """Each selected ticket's facts and scores (of these businesses' responses)."""
+    facts = {
+        row.id: TicketFacts(
+            id=row.id,
+            worker=str(row.worker_id),
+            opened=row.created_at.date(),
+            status=row.status,
+            closed_as=row.closed_as,
+            closed_at=row.closed_at,
+        )
+        for row in session.execute(
+            select(
+                Ticket.id,
+                Ticket.worker_id,
+                Ticket.created_at,
+                Ticket.status,
+                Ticket.closed_as,
+                Ticket.closed_at,
+            ).where(where)
+        )
+    }
+    if not facts:
+        return []
+    ids = list(facts)
+    timelines = {
+        t.ticket_id: t
+        for t in session.scalars(select(Remediation).where(Remediation.ticket_id.in_(ids)))
+    }
+    for ticket_id, fact in facts.items():
+        fact.scores.update(
+            timeliness(fact.opened, timelines.get(ticket_id), settings.timeliness_bands)
+        )
+    # The worker's satisfaction with the response: their latest answer to the 1-5 question.
+    for ticket_id, satisfaction in session.execute(
+        select(Validation.ticket_id, Validation.satisfaction)
+        .where(Validation.ticket_id.in_(ids), Validation.satisfaction.is_not(None))
+        .order_by(Validation.requested_at)
+    ):
+        facts[ticket_id].scores["worker_satisfaction_response"] = satisfaction
+    # Recorded scores, one set per business: when several businesses of a chain were
+    # scored on one ticket, each scored indicator counts (pooled).
+    recorded: dict[tuple[int, int], dict[str, int | None]] = defaultdict(dict)
+    for ticket_id, business_id, indicator, score in session.execute(
+        select(
+            EthicalScore.ticket_id,
+            EthicalScore.business_id,
+            EthicalScore.indicator,
+            EthicalScore.score,
+        ).where(EthicalScore.ticket_id.in_(ids), EthicalScore.business_id.in_(business_ids))
+    ):
+        recorded[(ticket_id, business_id)][indicator] = score
+    for (ticket_id, _), scores in sorted(recorded.items()):
+        facts[ticket_id].recorded.append(scores)
+    return list(facts.values())
+
+
+@dataclass(frozen=True)
+class Impact:
+    """The impact indicators of one business or supply chain, as figures."""
+
+    workers: Figure
+    tickets: Figure
+    axes: dict[str, Figure]
+    resolved_within_60_days: Figure  # share of due, worker-reported issues
+    closed_unvalidated: Figure  # supervisor closes without the worker's word: apart
+    ratings: dict[str, Figure]  # share of rated remediations per rating
+    fees_eligible: Figure
+    fees_reimbursed: Figure
+    fees_reimbursed_share: Figure
+    money: dict[str, dict[str, Figure]]  # currency -> owed / repaid (minor units)
+    by_quarter: dict[str, dict[str, Figure]]  # quarter -> axis -> mean score
+
+
+def _workers(facts: Iterable[TicketFacts]) -> int:
+    return len({fact.worker for fact in facts})
+
+
+def impact(
+    facts: Sequence[TicketFacts],
+    money: Mapping[tuple[str, str], remediation.MoneyTotals],
+    money_workers: Mapping[tuple[str, str], int],
+    now: dt.datetime,
+) -> Impact:
+    """The impact indicators over a set of tickets (see DOMAIN.md)."""
+    workers = _workers(facts)
+    means = axis_means(fact.scores for fact in facts)
+    axis_workers = {
+        axis: _workers(
+            f for f in facts if any(f.scores.get(code) is not None for code in AXES[axis])
+        )
+        for axis in AXES
+    }
+    # Resolved within 60 days: of the tickets whose 60 days are over or that closed,
+    # those the worker validated and that closed within 60 days. Information-only
+    # tickets are not issues; supervisor closes without validation are counted apart.
+    due = [
+        f
+        for f in facts
+        if f.closed_as != "information_only"
+        and f.closed_as != "unvalidated"
+        and (f.status == TicketStatus.CLOSED or (now.date() - f.opened).days >= RESOLUTION_DAYS)
+    ]
+    resolved = [
+        f
+        for f in due
+        if f.closed_as == "validated"
+        and f.closed_at is not None
+        and (f.closed_at.date() - f.opened).days < RESOLUTION_DAYS
+    ]
+    unvalidated = [f for f in facts if f.closed_as == "unvalidated"]
+    rated = [f for f in facts if f.rating is not None and f.closed_as != "unvalidated"]
+    ratings = {
+        rating: Figure(
+            sum(1 for f in rated if f.rating == rating) / len(rated) if rated else None,
+            _workers(rated),
+            "share",
+        )
+        for rating in RATINGS
+    }
+    fees = [
+        (key, totals) for key, totals in money.items() if key[0] == RepaymentKind.RECRUITMENT_FEES
+    ]
+    eligible = sum(t.workers_eligible for _, t in fees)
+    reimbursed = sum(t.workers_repaid for _, t in fees)
+    fee_workers = sum(money_workers.get(key, 0) for key, _ in fees)
+    by_currency: dict[str, dict[str, Figure]] = {}
+    for (kind, currency), totals in sorted(money.items()):
+        entry = by_currency.setdefault(
+            currency, {"owed": Figure(0, 0, "amount"), "repaid": Figure(0, 0, "amount")}
+        )
+        n = entry["owed"].workers + money_workers.get((kind, currency), 0)
+        entry["owed"] = Figure(int(entry["owed"].value or 0) + totals.owed, n, "amount")
+        entry["repaid"] = Figure(int(entry["repaid"].value or 0) + totals.repaid, n, "amount")
+    quarters: dict[str, list[TicketFacts]] = defaultdict(list)
+    for fact in facts:
+        quarters[quarter_of(fact.opened)].append(fact)
+    by_quarter = {
+        quarter: {
+            axis: Figure(value, _workers(f for f in group if f.has_score(axis)), "score")
+            for axis, value in axis_means(s for f in group for s in f.score_sets()).items()
+        }
+        for quarter, group in sorted(quarters.items())
+    }
+    return Impact(
+        workers=Figure(workers, workers),
+        tickets=Figure(len(facts), workers),
+        axes={axis: Figure(means[axis], axis_workers[axis], "score") for axis in AXES},
+        resolved_within_60_days=Figure(
+            len(resolved) / len(due) if due else None, _workers(due), "share"
+        ),
+        closed_unvalidated=Figure(len(unvalidated), _workers(unvalidated)),
+        ratings=ratings,
+        fees_eligible=Figure(eligible, fee_workers),
+        fees_reimbursed=Figure(reimbursed, fee_workers),
+        fees_reimbursed_share=Figure(
+            reimbursed / eligible if eligible else None, fee_workers, "share"
+        ),
+        money=by_currency,
+        by_quarter=by_quarter,
+    )
+
+
+def _money_workers(session: Session, where: ColumnElement[bool]) -> dict[tuple[str, str], int]:
+    """How many distinct workers' tickets stand behind each (kind, currency) total."""
+    return {
+        (kind, currency): count
+        for kind, currency, count in session.execute(
+            select(Repayment.kind, Repayment.currency, func.count(func.distinct(Ticket.worker_id)))
+            .join(Ticket, Ticket.id == Repayment.ticket_id)
+            .where(where)
+            .group_by(Repayment.kind, Repayment.currency)
+        )
+    }
+
+
+def impact_of(
+    session: Session,
+    business_ids: Sequence[int],
+    settings: Settings,
+    now: dt.datetime | None = None,
+) -> Impact:
+    """The impact indicators of these businesses' tickets (a business, or a supply chain)."""
+    where = tickets_of(business_ids)
+    facts = ticket_facts(session, where, settings, business_ids)
+    return impact(
+        facts,
+        remediation.money_totals(session, where),
+        _money_workers(session, where),
+        now or utcnow(),
+    )
+
+
+# --- reach -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Workers who reached the channels, and workers whose issue was remediated."""
+
+    with_access: dict[str, Figure]  # "all", "gender:female", "nationality:MM", …
+    remediated: dict[str, Figure]
+
+
+def reach(session: Session) -> Reach:
+    """The network's reach, by gender and nationality where the worker consented to say."""
+    remediated_workers = select(Ticket.worker_id).where(
+        or_(Ticket.status == TicketStatus.VALIDATED, Ticket.closed_as == "validated")
+    )
+
+    def counts(only_remediated: bool) -> dict[str, Figure]:
+        query = select(Worker.gender, Worker.nationality, func.count()).where(
+            Worker.erased_at.is_(None)
+        )
+        if only_remediated:
+            query = query.where(Worker.id.in_(remediated_workers))
+        found: dict[str, int] = defaultdict(int)
+        for gender, nationality, count in session.execute(
+            query.group_by(Worker.gender, Worker.nationality)
+        ):
+            found["all"] += count
+            found[f"gender:{gender or 'unknown'}"] += count
+            found[f"nationality:{nationality or 'unknown'}"] += count
+        return {key: Figure(count, count) for key, count in sorted(found.items())}
+
+    return Reach(with_access=counts(False), remediated=counts(True))
+
+
+# --- recording scores and profiles ---------------------------------------------------------
+
+
+def record_scores(
+    session: Session,
+    user: User,
+    ticket: Ticket,
+    business_id: int,
+    scores: Mapping[str, int | None],
+) -> None:
+    """Record a caseworker's scores of one business's response on this ticket (None: n/a)."""
+    require(user, "tickets.remediate", ticket)
+    linked = session.get(TicketBusiness, (ticket.id, business_id))
+    if linked is None:
+        raise Invalid(N_("Link the business to the ticket before scoring it."))
+    for code, score in scores.items():
+        if code not in RECORDED:
+            raise Invalid(N_("Unknown indicator."))
+        if score is not None and not 1 <= score <= 5:
+            raise Invalid(N_("A score is 1 to 5, or n/a."))
+    existing = {
+        row.indicator: row
+        for row in session.scalars(
+            select(EthicalScore).where(
+                EthicalScore.ticket_id == ticket.id, EthicalScore.business_id == business_id
+            )
+        )
+    }
+    for code, score in scores.items():
+        row = existing.get(code)
+        if row is None:
+            session.add(
+                EthicalScore(
+                    ticket_id=ticket.id,
+                    business_id=business_id,
+                    indicator=code,
+                    score=score,
+                    recorded_by=user.id,
+                )
+            )
+        elif row.score != score:
+            row.score, row.recorded_by, row.recorded_at = score, user.id, utcnow()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="ticket.scores",
+        target=f"ticket:{ticket.ref}",
+        business=business_id,
+        scored=sorted(code for code, score in scores.items() if score is not None),
+    )
+
+
+def scores_of(session: Session, ticket: Ticket) -> dict[int, dict[str, int | None]]:
+    """The recorded scores on this ticket, by business."""
+    found: dict[int, dict[str, int | None]] = defaultdict(dict)
+    for row in session.scalars(select(EthicalScore).where(EthicalScore.ticket_id == ticket.id)):
+        found[row.business_id][row.indicator] = row.score
+    return dict(found)
+
+
+GENDERS = ("female", "male", "other")
+
+
+def record_profile(
+    session: Session,
+    user: User,
+    ticket: Ticket,
+    gender: str | None,
+    nationality: str | None,
+    consent: bool,
+) -> None:
+    """Record the worker's gender and nationality for the reach counts, with their consent."""
+    require(user, "tickets.triage", ticket)
+    worker = session.get_one(Worker, ticket.worker_id)
+    if not consent:
+        worker.gender = worker.nationality = worker.profile_consent_at = None
+    else:
+        if gender is not None and gender not in GENDERS:
+            raise Invalid(N_("Unknown gender."))
+        if nationality is not None and (len(nationality) != 2 or not nationality.isalpha()):
+            raise Invalid(N_("A nationality is a two-letter country code, like MM."))
+        worker.gender = gender
+        worker.nationality = nationality.upper() if nationality else None
+        worker.profile_consent_at = utcnow()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="worker.profile",
+        target=f"ticket:{ticket.ref}",
+        consent=consent,
+    )
+    ticket.updated_at = utcnow()
