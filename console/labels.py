@@ -235,6 +235,68 @@ def standing_label(code: str) -> str:
     return labels.get(code, code)
 
 
+def axis_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: Ethical Performance Score axis: how good the business's response was.
+        "quality": _("Quality of response"),
+        # TRANSLATORS: Ethical Performance Score axis: how fast the business responded.
+        "timeliness": _("Timeliness"),
+        # TRANSLATORS: Ethical Performance Score axis: how open the business is to change.
+        "openness": _("Openness to reform"),
+    }
+    return labels.get(code, code)
+
+
+def indicator_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: score: workers' satisfaction with the company's response.
+        "worker_satisfaction_response": _("Workers' satisfaction with the response"),
+        # TRANSLATORS: score: workers' satisfaction with recruitment and workplace management.
+        "worker_satisfaction_workplace": _(
+            "Workers' satisfaction with recruitment and workplace management"
+        ),
+        # TRANSLATORS: score: the network's technical assessment of the response by HR/social staff.
+        "assessment_hr_social": _("Assessment of the response: HR and social"),
+        # TRANSLATORS: score: technical assessment of the response by production/commercial staff.
+        "assessment_production_commercial": _(
+            "Assessment of the response: production and commercial"
+        ),
+        # TRANSLATORS: score: technical assessment of the response by senior management.
+        "assessment_senior_management": _("Assessment of the response: senior management"),
+        # TRANSLATORS: score: how quickly the business first responded.
+        "time_to_respond": _("Time to respond"),
+        # TRANSLATORS: score: how quickly the business came back on action plan items.
+        "time_to_revert": _("Time to revert on action plan items"),
+        # TRANSLATORS: score: how quickly the issue was resolved.
+        "time_to_resolve": _("Time to resolve"),
+        # TRANSLATORS: score: cooperation with worker voice, outreach and surveys.
+        "cooperation_worker_voice": _("Cooperation with worker voice, outreach and surveys"),
+        # TRANSLATORS: score: attitude to discussing issues and suggested remediation.
+        "attitude_discussing_issues": _("Attitude to discussing issues and suggested remediation"),
+        # TRANSLATORS: score: attitude to capacity and systems development.
+        "attitude_capacity_systems": _("Attitude to capacity and systems development"),
+        # TRANSLATORS: score: attitude to promoting worker voice upstream in the supply chain.
+        "promoting_worker_voice_upstream": _("Attitude to promoting worker voice upstream"),
+        # TRANSLATORS: score: attitude toward workers.
+        "attitude_toward_workers": _("Attitude toward workers"),
+        # TRANSLATORS: score: attitude toward the network's staff.
+        "attitude_toward_staff": _("Attitude toward the network's staff"),
+    }
+    return labels.get(code, code)
+
+
+def gender_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: gender option.
+        "female": _("Woman"),
+        # TRANSLATORS: gender option.
+        "male": _("Man"),
+        # TRANSLATORS: gender option: another gender, or prefers another word.
+        "other": _("Another gender"),
+    }
+    return labels.get(code, code)
+
+
 def init_app(app: Flask) -> None:
     """Make the labels available to every template."""
     functions: dict[str, Any] = {
@@ -255,5 +317,8 @@ def init_app(app: Flask) -> None:
         "milestone_label": milestone_label,
         "repayment_kind_label": repayment_kind_label,
         "standing_label": standing_label,
+        "axis_label": axis_label,
+        "indicator_label": indicator_label,
+        "gender_label": gender_label,
     }
     app.jinja_env.globals.update(functions)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -18,9 +19,19 @@ from console.casework import acting, back, ticket_actions, visible
 from console.context import content_ring, db, dispatcher, settings
 from console.guard import allows, signed_in_user
 from console.i18n import _
-from intake import remediation, triage, validation
+from intake import indicators, remediation, triage, validation
 from intake.errors import Invalid
-from intake.models import Direction, RemediationAction, Repayment, RepaymentKind, Ticket, User
+from intake.models import (
+    Direction,
+    Remediation,
+    RemediationAction,
+    Repayment,
+    RepaymentKind,
+    Ticket,
+    User,
+    Validation,
+    Worker,
+)
 from safeguards.sealing import KeyRing
 from translations.i18n import N_
 
@@ -47,9 +58,34 @@ def page_context(
         "validation_summary": validation.summary_of(ring, asked) if asked else "",
         "worker_words": words,
         "closable_as": triage.closable_as(session, ticket),
+        "recorded_scores": indicators.scores_of(session, ticket),
+        "computed_scores": _computed_scores(session, ticket, asked),
+        "indicator_axes": indicators.AXES,
+        "recorded_indicators": indicators.RECORDED,
+        "genders": indicators.GENDERS,
+        "worker_profile": session.get_one(Worker, ticket.worker_id),
         "close_reason": triage.close_reason(ring, ticket),
         "today": dt.date.today(),
     }
+
+
+def _computed_scores(
+    session: Session, ticket: Ticket, asked: Validation | None
+) -> dict[str, int | None]:
+    """The scores the desk computes: timeliness from the dates, the worker's satisfaction."""
+    scores = indicators.timeliness(
+        ticket.created_at.date(),
+        session.get(Remediation, ticket.id),
+        settings().timeliness_bands,
+    )
+    satisfied = session.scalar(
+        select(Validation.satisfaction)
+        .where(Validation.ticket_id == ticket.id, Validation.satisfaction.is_not(None))
+        .order_by(Validation.requested_at.desc())
+        .limit(1)
+    )
+    scores["worker_satisfaction_response"] = satisfied
+    return scores
 
 
 def _date(name: str, required: bool = False) -> dt.date | None:
@@ -139,6 +175,35 @@ def _by_phone(user: User, ticket: Ticket) -> None:
     )
 
 
+def _scores(user: User, ticket: Ticket) -> None:
+    raw = request.form.get("business", "")
+    if not raw.isdigit():
+        raise Invalid(N_("Choose a business."))
+    scores: dict[str, int | None] = {}
+    for code in indicators.RECORDED:
+        value = request.form.get(code, "")
+        if value == "na" or value == "":
+            scores[code] = None
+        elif value.isdigit():
+            scores[code] = int(value)
+        else:
+            raise Invalid(N_("A score is 1 to 5, or n/a."))
+    indicators.record_scores(db(), user, ticket, int(raw), scores)
+    # TRANSLATORS: after saving the Ethical Performance Scores of a business on a ticket.
+    flash(_("Scores saved."), "info")
+
+
+def _profile(user: User, ticket: Ticket) -> None:
+    indicators.record_profile(
+        db(),
+        user,
+        ticket,
+        request.form.get("gender") or None,
+        (request.form.get("nationality") or "").strip() or None,
+        consent=request.form.get("consent") == "1",
+    )
+
+
 def _close(user: User, ticket: Ticket) -> None:
     triage.close_ticket(db(), content_ring(), user, ticket, request.form.get("reason"))
     # TRANSLATORS: after closing a ticket.
@@ -154,6 +219,8 @@ ticket_actions(
         ("request_validation", "validation", _request_validation, "tickets.validate"),
         ("by_phone", "validation/phone", _by_phone, "tickets.validate_by_phone"),
         ("close", "close", _close, "tickets.status"),
+        ("scores", "scores", _scores, "tickets.remediate"),
+        ("profile", "worker-profile", _profile, "tickets.triage"),
     ),
 )
 

@@ -13,48 +13,25 @@ import re
 
 from sqlalchemy import select
 
-from intake.models import AuditEntry, RemediationAction, Repayment, Ticket
+from intake.models import AuditEntry, RemediationAction, Repayment
 from translations import prompts
 from workers import jobs
+
+from support.console_flows import in_remediation, post, ticket_row
 
 SUPERVISOR = "supervisor@demo.local"
 
 
-def _post(console, path: str, ref: str, **form: str) -> str:
-    page = console.client.get(f"/tickets/{ref}")
-    token = console.csrf_token(page.text)
-    answer = console.client.post(path, data={"csrf_token": token, **form}, follow_redirects=True)
-    assert answer.status_code == 200, answer.status_code
-    return html.unescape(answer.text)
-
-
-def _ticket(console, ref: str) -> Ticket:
-    with console.session() as session:
-        ticket = session.scalars(select(Ticket).where(Ticket.ref == ref)).one()
-        session.expunge(ticket)
-        return ticket
-
-
-def _in_remediation(console, text: str = "นายจ้างไม่จ่ายค่าจ้างสองเดือน") -> str:
-    console.sign_in()
-    console.say(text)
-    (ref, _, _), *_ = console.tickets()
-    _post(console, f"/tickets/{ref}/status", ref, status="triaged")
-    _post(console, f"/tickets/{ref}/status", ref, status="in_remediation")
-    assert _ticket(console, ref).status == "in_remediation"
-    return ref
-
-
 def _ask(console, ref: str, summary: str = "จ่ายค่าจ้างที่ค้างครบแล้ว") -> str:
-    page = _post(console, f"/tickets/{ref}/validation", ref, summary=summary)
+    page = post(console, f"/tickets/{ref}/validation", ref, summary=summary)
     console.app.extensions["voicedesk"]["dispatcher"].drain()  # the prompt is sent
     return page
 
 
 def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console) -> None:
-    ref = _in_remediation(console)
-    page = _post(console, f"/tickets/{ref}/close", ref)
-    assert _ticket(console, ref).status == "in_remediation"  # not validated: refused
+    ref = in_remediation(console)
+    page = post(console, f"/tickets/{ref}/close", ref)
+    assert ticket_row(console, ref).status == "in_remediation"  # not validated: refused
     assert "A ticket closes only once the worker has confirmed the fix" in page
 
     _ask(console, ref)
@@ -66,11 +43,11 @@ def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console)
     )
     for number, label in enumerate(prompts.validation_options("th"), start=1):
         assert f"{number}. {label}" in prompt
-    assert _ticket(console, ref).status == "awaiting_validation"
+    assert ticket_row(console, ref).status == "awaiting_validation"
 
     answered = console.chat(html.unescape(console.say("๑").text))
     assert answered[-1][1].startswith(prompts.satisfaction_question("th"))
-    ticket = _ticket(console, ref)
+    ticket = ticket_row(console, ref)
     assert (ticket.status, ticket.validation_status) == ("validated", "validated")
     thanks = console.chat(html.unescape(console.say("๔").text))[-1][1]
     assert thanks == prompts.validation_thanks("th", True, ref)
@@ -78,8 +55,8 @@ def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console)
     page = html.unescape(console.client.get(f"/tickets/{ref}").text)
     assert "confirmed by the worker" in page
     assert "4 / 5" in page  # satisfaction
-    page = _post(console, f"/tickets/{ref}/close", ref)
-    closed = _ticket(console, ref)
+    page = post(console, f"/tickets/{ref}/close", ref)
+    closed = ticket_row(console, ref)
     assert (closed.status, closed.closed_as) == ("closed", "validated")
     assert "Closed: confirmed by the worker." in page
 
@@ -87,28 +64,28 @@ def test_worker_confirms_in_thai_digits_and_only_then_the_ticket_closes(console)
 def test_not_fixed_sends_the_ticket_back_to_remediation_with_the_workers_words(
     console,
 ) -> None:
-    ref = _in_remediation(console)
+    ref = in_remediation(console)
     _ask(console, ref)
     console.say("ยังไม่ได้เงินเลย")  # free text: kept, asked once more
     again = console.chat(html.unescape(console.client.get("/simulator").text))[-1][1]
     assert again.startswith(prompts.validation_again("th"))
     console.say("3")
-    ticket = _ticket(console, ref)
+    ticket = ticket_row(console, ref)
     assert (ticket.status, ticket.validation_status) == ("in_remediation", "disputed")
     page = html.unescape(console.client.get(f"/tickets/{ref}").text)
     assert "disputed by the worker" in page
     words = page.split("The worker's words since we asked")[1]
     assert "ยังไม่ได้เงินเลย" in words
-    _post(console, f"/tickets/{ref}/close", ref)
-    assert _ticket(console, ref).status == "in_remediation"
+    post(console, f"/tickets/{ref}/close", ref)
+    assert ticket_row(console, ref).status == "in_remediation"
     # The queue flags the dispute.
     queue = html.unescape(console.client.get("/tickets").text)
     assert re.search(rf"{ref}</a></td>\s*<td>In remediation <span class=\"badge", queue)
 
 
 def test_repayment_the_worker_disputes_is_shown_and_not_counted_as_repaid(console) -> None:
-    ref = _in_remediation(console)
-    _post(
+    ref = in_remediation(console)
+    post(
         console,
         f"/tickets/{ref}/remediation/repayments",
         ref,
@@ -144,7 +121,7 @@ def test_repayment_the_worker_disputes_is_shown_and_not_counted_as_repaid(consol
     # The business repays again: reported, then confirmed by the worker's answer.
     with console.session() as session:
         repayment_id = session.scalars(select(Repayment.id)).one()
-    page = _post(
+    page = post(
         console,
         f"/tickets/{ref}/remediation/repayments/{repayment_id}",
         ref,
@@ -160,8 +137,8 @@ def test_repayment_the_worker_disputes_is_shown_and_not_counted_as_repaid(consol
 
 
 def test_bad_amounts_and_dates_are_refused_with_a_message_and_store_nothing(console) -> None:
-    ref = _in_remediation(console)
-    page = _post(
+    ref = in_remediation(console)
+    page = post(
         console,
         f"/tickets/{ref}/remediation/repayments",
         ref,
@@ -170,7 +147,7 @@ def test_bad_amounts_and_dates_are_refused_with_a_message_and_store_nothing(cons
         owed="twelve",
     )
     assert "An amount is a number" in page
-    page = _post(
+    page = post(
         console,
         f"/tickets/{ref}/remediation/repayments",
         ref,
@@ -181,15 +158,15 @@ def test_bad_amounts_and_dates_are_refused_with_a_message_and_store_nothing(cons
     assert "three-letter code" in page
     assert console.count(Repayment) == 0
     future = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-    page = _post(console, f"/tickets/{ref}/remediation/timeline", ref, first_response_on=future)
+    page = post(console, f"/tickets/{ref}/remediation/timeline", ref, first_response_on=future)
     assert "cannot be in the future" in page
 
 
 def test_timeline_and_actions_are_recorded_and_shown(console) -> None:
-    ref = _in_remediation(console)
+    ref = in_remediation(console)
     today = dt.date.today().isoformat()
-    _post(console, f"/tickets/{ref}/remediation/timeline", ref, first_response_on=today)
-    page = _post(
+    post(console, f"/tickets/{ref}/remediation/timeline", ref, first_response_on=today)
+    page = post(
         console,
         f"/tickets/{ref}/remediation/actions",
         ref,
@@ -210,23 +187,23 @@ def test_timeline_and_actions_are_recorded_and_shown(console) -> None:
 
 
 def test_only_a_supervisor_closes_an_unanswered_ticket_and_must_say_why(console) -> None:
-    ref = _in_remediation(console)
+    ref = in_remediation(console)
     _ask(console, ref)
-    asked_at = _ticket(console, ref).updated_at
+    asked_at = ticket_row(console, ref).updated_at
     with console.app.app_context():
         jobs.validation_rounds(now=(asked_at + dt.timedelta(days=15)).isoformat())
-    ticket = _ticket(console, ref)
+    ticket = ticket_row(console, ref)
     assert (ticket.status, ticket.validation_status) == ("awaiting_validation", "unvalidated")
-    page = _post(console, f"/tickets/{ref}/close", ref, reason="gone home")
+    page = post(console, f"/tickets/{ref}/close", ref, reason="gone home")
     assert "Only a supervisor may close" in page
-    assert _ticket(console, ref).status == "awaiting_validation"
+    assert ticket_row(console, ref).status == "awaiting_validation"
 
     console.sign_out()
     console.sign_in(SUPERVISOR)
-    page = _post(console, f"/tickets/{ref}/close", ref)
+    page = post(console, f"/tickets/{ref}/close", ref)
     assert "Write why you close this ticket" in page
-    page = _post(console, f"/tickets/{ref}/close", ref, reason="Worker returned to Myanmar")
-    closed = _ticket(console, ref)
+    page = post(console, f"/tickets/{ref}/close", ref, reason="Worker returned to Myanmar")
+    closed = ticket_row(console, ref)
     assert (closed.status, closed.closed_as) == ("closed", "unvalidated")
     assert "Worker returned to Myanmar" in page
     audit = html.unescape(
@@ -243,9 +220,9 @@ def test_only_a_supervisor_closes_an_unanswered_ticket_and_must_say_why(console)
 
 
 def test_an_action_or_repayment_of_another_ticket_is_not_found_under_this_one(console) -> None:
-    first = _in_remediation(console)
+    first = in_remediation(console)
     today = dt.date.today().isoformat()
-    _post(
+    post(
         console,
         f"/tickets/{first}/remediation/actions",
         first,
@@ -253,7 +230,7 @@ def test_an_action_or_repayment_of_another_ticket_is_not_found_under_this_one(co
         owner="HR",
         due_on=today,
     )
-    _post(
+    post(
         console,
         f"/tickets/{first}/remediation/repayments",
         first,
