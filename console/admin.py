@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from console.casework import acting
-from console.context import content_ring, db
+from console.context import content_ring, db, settings
 from console.guard import allows, signed_in_user
 from console.i18n import _
-from intake import businesses, routing, taxonomy, tickets, triage
+from intake import businesses, indicators, routing, taxonomy, tickets, triage
 from intake.models import AuditEntry, BusinessKind, Category, Organisation, User
 from safeguards import audit
 from safeguards.access import audit_actors, may
@@ -261,4 +261,29 @@ def audit_log() -> str:
         next_before=entries[-1].id if len(entries) == 100 else None,
         action=request.args.get("action", ""),
         target=request.args.get("target", ""),
+    )
+
+
+# --- the network's reports --------------------------------------------------------------
+
+
+@blueprint.get("/reports")
+@allows("indicators.network")
+def reports() -> str:
+    """Reach of the network and each business's indicators, published as partners see them."""
+    session = db()
+    config = settings()
+    rows = []
+    for business in businesses.directory(session, limit=500):
+        if business.kind == "agency":
+            continue
+        chain = indicators.supply_chain(session, business)
+        rows.append((business, indicators.impact_of(session, chain, config)))
+    return render_template(
+        "reports.html",
+        user=signed_in_user(),
+        reach=indicators.reach(session),
+        rows=rows,
+        axes=list(indicators.AXES),
+        publish=lambda figure: indicators.publish(figure, config),
     )

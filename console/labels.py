@@ -297,6 +297,18 @@ def gender_label(code: str) -> str:
     return labels.get(code, code)
 
 
+def reach_label(key: str) -> str:
+    """A reach row: all workers, or those of one gender or nationality (ISO code)."""
+    if key == "all":
+        # TRANSLATORS: reach row: all workers.
+        return _("All workers")
+    dimension, _sep, value = key.partition(":")
+    if value == "unknown":
+        # TRANSLATORS: reach row: workers who did not say (gender or nationality).
+        return _("Not said")
+    return gender_label(value) if dimension == "gender" else value
+
+
 def init_app(app: Flask) -> None:
     """Make the labels available to every template."""
     functions: dict[str, Any] = {
@@ -320,5 +332,6 @@ def init_app(app: Flask) -> None:
         "axis_label": axis_label,
         "indicator_label": indicator_label,
         "gender_label": gender_label,
+        "reach_label": reach_label,
     }
     app.jinja_env.globals.update(functions)

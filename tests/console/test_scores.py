@@ -92,3 +92,24 @@ def test_gender_and_nationality_are_kept_only_with_consent(console) -> None:
     with console.session() as session:
         worker = session.scalars(select(Worker)).one()
         assert (worker.gender, worker.nationality, worker.profile_consent_at) == (None, None, None)
+
+
+def test_supervisors_read_the_network_report_with_small_cells_hidden(console) -> None:
+    ref = in_remediation(console)
+    post(
+        console,
+        f"/tickets/{ref}/worker-profile",
+        ref,
+        gender="female",
+        nationality="MM",
+        consent="1",
+    )
+    employer = _employer(console)
+    post(console, f"/tickets/{ref}/businesses", ref, business=str(employer))
+    assert console.client.get("/reports").status_code == 403  # caseworkers work tickets
+    console.sign_out()
+    console.sign_in(SUPERVISOR)
+    page = html.unescape(console.client.get("/reports").text)
+    assert "Golden Sea Foods" in page
+    assert "<td>All workers</td><td><10</td>" in page  # one worker: never shown as 1
+    assert ref not in page
