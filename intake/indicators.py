@@ -76,6 +76,7 @@ COMPUTED = frozenset({"worker_satisfaction_response", *AXES[TIMELINESS]})
 RECORDED = tuple(code for code in INDICATORS if code not in COMPUTED)
 RATINGS = ("poor", "fair", "good", "excellent")
 RESOLUTION_DAYS = 60
+ANY = "*"  # every kind of money, or every currency, in a count of workers
 
 Scores = Mapping[str, int | None]  # indicator -> 1..5, or None for n/a
 
@@ -352,15 +353,20 @@ def impact(
     ]
     eligible = sum(t.workers_eligible for _, t in fees)
     reimbursed = sum(t.workers_repaid for _, t in fees)
-    fee_workers = sum(money_workers.get(key, 0) for key, _ in fees)
-    by_currency: dict[str, dict[str, Figure]] = {}
-    for (kind, currency), totals in sorted(money.items()):
-        entry = by_currency.setdefault(
-            currency, {"owed": Figure(0, 0, "amount"), "repaid": Figure(0, 0, "amount")}
-        )
-        n = entry["owed"].workers + money_workers.get((kind, currency), 0)
-        entry["owed"] = Figure(int(entry["owed"].value or 0) + totals.owed, n, "amount")
-        entry["repaid"] = Figure(int(entry["repaid"].value or 0) + totals.repaid, n, "amount")
+    fee_workers = money_workers.get((RepaymentKind.RECRUITMENT_FEES.value, ANY), 0)
+    owed: dict[str, int] = defaultdict(int)
+    repaid: dict[str, int] = defaultdict(int)
+    for (_kind, currency), totals in money.items():
+        owed[currency] += totals.owed
+        repaid[currency] += totals.repaid
+    # Distinct workers per currency, whatever the kind: a worker is never counted twice.
+    by_currency = {
+        currency: {
+            "owed": Figure(owed[currency], money_workers.get((ANY, currency), 0), "amount"),
+            "repaid": Figure(repaid[currency], money_workers.get((ANY, currency), 0), "amount"),
+        }
+        for currency in sorted(owed)
+    }
     quarters: dict[str, list[TicketFacts]] = defaultdict(list)
     for fact in facts:
         quarters[quarter_of(fact.opened)].append(fact)
@@ -391,16 +397,25 @@ def impact(
 
 
 def _money_workers(session: Session, where: ColumnElement[bool]) -> dict[tuple[str, str], int]:
-    """How many distinct workers' tickets stand behind each (kind, currency) total."""
-    return {
-        (kind, currency): count
-        for kind, currency, count in session.execute(
-            select(Repayment.kind, Repayment.currency, func.count(func.distinct(Ticket.worker_id)))
+    """How many distinct workers stand behind the money: per (kind, currency), per
+    (ANY, currency) and per (kind, ANY), so no worker is counted twice in a total."""
+    workers = func.count(func.distinct(Ticket.worker_id))
+    found: dict[tuple[str, str], int] = {}
+    for columns in ((Repayment.kind, Repayment.currency), (Repayment.currency,), (Repayment.kind,)):
+        query = (
+            select(*columns, workers)
             .join(Ticket, Ticket.id == Repayment.ticket_id)
             .where(where)
-            .group_by(Repayment.kind, Repayment.currency)
+            .group_by(*columns)
         )
-    }
+        for *values, count in session.execute(query):
+            if len(columns) == 2:
+                found[(values[0], values[1])] = count
+            elif columns[0] is Repayment.currency:
+                found[(ANY, values[0])] = count
+            else:
+                found[(values[0], ANY)] = count
+    return found
 
 
 def impact_of(
