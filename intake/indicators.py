@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ from intake.models import (
     TicketStatus,
     User,
     Validation,
+    ValidationStatus,
     Worker,
 )
 from intake.settings import Settings
@@ -170,12 +172,17 @@ def publish(figure: Figure, settings: Settings) -> str | float | int | None:
         return None
     if figure.kind == "count":
         base = settings.round_counts_to
-        return int(base * round(float(figure.value) / base))
+        return base * int(_half_up(Decimal(figure.value) / base, "1"))
     if figure.kind == "share":
-        return round(float(figure.value), 2)
+        return float(_half_up(Decimal(str(figure.value)), "0.01"))
     if figure.kind == "score":
-        return round(float(figure.value), 1)
+        return float(_half_up(Decimal(str(figure.value)), "0.1"))
     return figure.value
+
+
+def _half_up(value: Decimal, places: str) -> Decimal:
+    """Round halves up, as people read figures (Python's round() goes to the even digit)."""
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
 # --- reading the database ----------------------------------------------------------------
@@ -210,6 +217,9 @@ class TicketFacts:
     status: str
     closed_as: str | None
     closed_at: dt.datetime | None
+    # When the worker confirmed the fix (their latest "fixed"), if they did: the issue is
+    # resolved then, whenever staff get round to closing the ticket.
+    validated_at: dt.datetime | None = None
     # Computed from the timeline and the worker's answer.
     scores: dict[str, int | None] = field(default_factory=dict)
     # Recorded by caseworkers, one set per business of the chain scored on this ticket.
@@ -261,6 +271,19 @@ def ticket_facts(
         fact.scores.update(
             timeliness(fact.opened, timelines.get(ticket_id), settings.timeliness_bands)
         )
+    # When the worker confirmed the fix, on tickets that stand validated or closed so.
+    for ticket_id, answered_at in session.execute(
+        select(Validation.ticket_id, Validation.answered_at)
+        .where(
+            Validation.ticket_id.in_(ids),
+            Validation.status == ValidationStatus.VALIDATED.value,
+            Validation.answered_at.is_not(None),
+        )
+        .order_by(Validation.answered_at)
+    ):
+        fact = facts[ticket_id]
+        if fact.status == TicketStatus.VALIDATED or fact.closed_as == "validated":
+            fact.validated_at = answered_at
     # The worker's satisfaction with the response: their latest answer to the 1-5 question.
     for ticket_id, satisfaction in session.execute(
         select(Validation.ticket_id, Validation.satisfaction)
@@ -314,29 +337,26 @@ def impact(
 ) -> Impact:
     """The impact indicators over a set of tickets (see DOMAIN.md)."""
     workers = _workers(facts)
-    means = axis_means(fact.scores for fact in facts)
-    axis_workers = {
-        axis: _workers(
-            f for f in facts if any(f.scores.get(code) is not None for code in AXES[axis])
-        )
-        for axis in AXES
-    }
-    # Resolved within 60 days: of the tickets whose 60 days are over or that closed,
-    # those the worker validated and that closed within 60 days. Information-only
-    # tickets are not issues; supervisor closes without validation are counted apart.
+    means = axis_means(scores for fact in facts for scores in fact.score_sets())
+    axis_workers = {axis: _workers(f for f in facts if f.has_score(axis)) for axis in AXES}
+    # Resolved within 60 days: of the tickets whose 60 days are over or that were
+    # validated or closed, those whose worker confirmed the fix within 60 days of the
+    # report. Information-only tickets are not issues; supervisor closes without the
+    # worker's confirmation are counted apart.
     due = [
         f
         for f in facts
         if f.closed_as != "information_only"
         and f.closed_as != "unvalidated"
-        and (f.status == TicketStatus.CLOSED or (now.date() - f.opened).days >= RESOLUTION_DAYS)
+        and (
+            f.status in (TicketStatus.CLOSED, TicketStatus.VALIDATED)
+            or (now.date() - f.opened).days >= RESOLUTION_DAYS
+        )
     ]
     resolved = [
         f
         for f in due
-        if f.closed_as == "validated"
-        and f.closed_at is not None
-        and (f.closed_at.date() - f.opened).days < RESOLUTION_DAYS
+        if f.validated_at is not None and (f.validated_at.date() - f.opened).days < RESOLUTION_DAYS
     ]
     unvalidated = [f for f in facts if f.closed_as == "unvalidated"]
     rated = [f for f in facts if f.rating is not None and f.closed_as != "unvalidated"]

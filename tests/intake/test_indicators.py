@@ -401,8 +401,15 @@ def _fact(
     scores: dict[str, int | None] | None = None,
     recorded: list[dict[str, int | None]] | None = None,
     worker: str | None = None,
+    validated_on: dt.date | None = None,
 ) -> TicketFacts:
     closed_at = dt.datetime.combine(closed_on, dt.time(12), tzinfo=dt.UTC) if closed_on else None
+    # Unless told otherwise, the worker confirmed the fix on the day a validated ticket closed.
+    if validated_on is None and closed_as == "validated":
+        validated_on = closed_on
+    validated_at = (
+        dt.datetime.combine(validated_on, dt.time(12), tzinfo=dt.UTC) if validated_on else None
+    )
     return TicketFacts(
         id=number,
         worker=worker or f"w{number}",
@@ -410,6 +417,7 @@ def _fact(
         status=status,
         closed_as=closed_as,
         closed_at=closed_at,
+        validated_at=validated_at,
         scores=dict(scores or {}),
         recorded=list(recorded or []),
     )
@@ -444,6 +452,22 @@ def test_resolved_within_60_days_counts_validated_closes_under_60_days() -> None
     assert result.closed_unvalidated == Figure(2, 2)
     assert result.tickets == Figure(9, 9)
     assert result.workers == Figure(9, 9)
+
+
+def test_resolution_is_when_the_worker_confirmed_not_when_staff_closed() -> None:
+    facts = [
+        # Confirmed on day 50, closed by staff on day 70: resolved within 60 days.
+        _fact(
+            1,
+            OPENED,
+            closed_as="validated",
+            closed_on=_day(OPENED, 70),
+            validated_on=_day(OPENED, 50),
+        ),
+        # Confirmed on day 40 and not closed yet: due (validated) and resolved.
+        _fact(2, OPENED, status="validated", validated_on=_day(OPENED, 40)),
+    ]
+    assert impact(facts, {}, {}, NOW).resolved_within_60_days == Figure(1.0, 2, "share")
 
 
 def test_nothing_due_means_no_share_not_zero() -> None:
@@ -562,3 +586,9 @@ def test_scores_trend_by_the_quarter_the_ticket_opened() -> None:
         "timeliness": Figure(None, 0, "score"),
         "openness": Figure(1.0, 1, "score"),
     }
+
+
+def test_publish_rounds_halves_up_as_people_read_figures() -> None:
+    settings = Settings.from_env({})
+    assert publish(Figure(0.125, 10, "share"), settings) == 0.13  # round() would say 0.12
+    assert publish(Figure(2.25, 10, "score"), settings) == 2.3  # round() would say 2.2

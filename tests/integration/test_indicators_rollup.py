@@ -112,6 +112,9 @@ def _session(desk: Desk) -> Iterator[Session]:
 SET_DATE = {
     "created_at": text("UPDATE tickets SET created_at = :at WHERE id = :id"),
     "closed_at": text("UPDATE tickets SET closed_at = :at WHERE id = :id"),
+    "validated_at": text(
+        "UPDATE validations SET answered_at = :at WHERE ticket_id = :id AND status = 'validated'"
+    ),
 }
 
 
@@ -270,9 +273,10 @@ def _seed(desk: Desk) -> Chain:
         scores("T8", s3.id, assessment_hr_social=1, cooperation_worker_voice=1)
         validated("T8", satisfaction=1)
 
-    # When the closed tickets closed.
+    # When the closed tickets closed; the worker confirmed the fix that same day.
     for key, day in CLOSED.items():
         _set(desk, "closed_at", ids[key], _at_noon(day))
+        _set(desk, "validated_at", ids[key], _at_noon(day))
     return chain
 
 
