@@ -1,7 +1,81 @@
-"""(being written)"""
+"""72-hour incident reports on the ticket page: keep the next report, record that it was sent.
+
+The clock, the de-identified draft and every rule live in intake/incidents.py; these views
+read the form, call the domain, and show its refusal in the reader's language.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, abort, flash, request
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from console.casework import acting, back, ticket_actions, visible
+from console.context import content_ring, db, settings
+from console.guard import allows, signed_in_user
+from console.i18n import _
+from intake import incidents
+from intake.models import IncidentReport, Ticket, User
+from intake.queue import QueueRow
+from safeguards.sealing import KeyRing
 
 blueprint = Blueprint("incidents", __name__)
+
+
+def page_context(session: Session, ring: KeyRing, ticket: Ticket) -> dict[str, Any]:
+    """What the ticket page shows of the incident reports to the partner."""
+    if not ticket.urgent:
+        return {"incident_reports": [], "incident_clock": None, "incident_draft": ""}
+    reports = incidents.reports_of(session, ring, ticket)
+    sent = [report.sent_at for report in reports if report.sent_at is not None]
+    return {
+        "incident_reports": reports,
+        "incident_clock": incidents.clock(ticket, sent, settings().incident_follow_up_days),
+        # The console's own gettext: the draft comes in the reader's language.
+        "incident_draft": incidents.draft(session, ticket, _, len(reports)),
+    }
+
+
+def overdue_reports(session: Session, rows: Iterable[QueueRow]) -> set[int]:
+    """The urgent tickets of a queue page whose next report is late (one query per page)."""
+    urgent = [row.ticket for row in rows if row.ticket.urgent]
+    if not urgent:
+        return set()
+    sent = incidents.sent_times(session, [ticket.id for ticket in urgent])
+    days = settings().incident_follow_up_days
+    return {
+        ticket.id
+        for ticket in urgent
+        if (found := incidents.clock(ticket, sent[ticket.id], days)) is not None and found.overdue
+    }
+
+
+def _keep(user: User, ticket: Ticket) -> None:
+    incidents.add_report(db(), content_ring(), user, ticket, request.form.get("text", ""))
+    # TRANSLATORS: after keeping an incident report; it still has to be sent to the partner.
+    flash(_("Report kept. Send it to the partner, then mark it as sent."), "info")
+
+
+ticket_actions(
+    blueprint,
+    (("keep", "incident-reports", _keep, "tickets.report"),),
+)
+
+
+@blueprint.post("/tickets/<ref>/incident-reports/<uuid:report_id>/sent")
+@allows("tickets.report")
+def sent(ref: str, report_id: uuid.UUID) -> Response:
+    user = signed_in_user()
+    ticket = visible(user, ref).ticket
+    found = db().get(IncidentReport, report_id)
+    if found is None or found.ticket_id != ticket.id:
+        abort(404)  # a route never names what is not on its ticket
+    with acting():
+        incidents.mark_sent(db(), user, ticket, report_id)
+        # TRANSLATORS: after recording that an incident report went to the partner.
+        flash(_("Recorded as sent to the partner."), "info")
+    return back(ticket)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from console import remediation
+from console import incidents, remediation
 from console.auth import current_user, public
 from console.casework import acting, back, ticket_actions, visible
 from console.context import content_ring, db, dispatcher
@@ -77,6 +77,7 @@ def queue() -> str:
         channels=CHANNELS,
         ages=list(ticket_queue.AGES),
         clocks=triage.clocks,
+        reports_overdue=incidents.overdue_reports(db(), page.rows),
         may=lambda action: may(user, action),
     )
 
@@ -149,6 +150,7 @@ def show(ref: str) -> str:
         "consents": referral.CONSENT,
         "saved_replies": prompts.saved_replies(ticket.language),
         **remediation.page_context(session, ring, ticket, thread),
+        **incidents.page_context(session, ring, ticket),
     }
     return render_template("ticket.html", **context)
 

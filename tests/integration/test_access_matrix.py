@@ -4,7 +4,7 @@ answers 403 or 404, changes nothing, and shows nothing of the other organisation
 
 One shared desk (two organisations, a user of every role in A and a caseworker in B,
 tickets with notes, photos, referrals both ways, undelivered messages, logged calls, and
-remediation records; tickets in remediation and validated for the routes needing them)
+remediation records; tickets in remediation, validated or urgent for the routes needing them)
 serves every request. Each request is a subtest named `role METHOD /rule [target]`, the
 target being the user's own organisation's ticket (or referral, call, message), the other
 organisation's, the other's photo asked for under one's own ticket (swap), or a ticket one's
@@ -30,7 +30,7 @@ from sqlalchemy import select, text
 from werkzeug.test import TestResponse
 
 from console.cli import create_user, issue_token
-from intake import businesses, notes, referral, remediation, routing, triage, validation
+from intake import businesses, incidents, notes, referral, remediation, routing, triage, validation
 from intake.models import Category, Ticket, User
 from intake.settings import Settings
 from safeguards.pseudonyms import pseudonym_for
@@ -104,6 +104,10 @@ POST /tickets/<ref>/validation                     no      303/404 303/404 no   
 POST /tickets/<ref>/validation/phone               no      303/404 303/404 303/404 no      login
 # Closing goes with the status (DESIGN: a ticket closes once its worker validated the fix).
 POST /tickets/<ref>/close                          no      303/404 303/404 no      no      login
+# The 72-hour incident report to the partner: keeping the next one and recording that it
+# was sent are casework. Both need an urgent ticket, with a report kept (Request.state).
+POST /tickets/<ref>/incident-reports               no      303/404 303/404 no      no      login
+POST /tickets/<ref>/incident-reports/<report_id>/sent no  303/404 303/404 no      no      login
 # Moving a misrouted new ticket to another queue, and assigning to others: supervisors.
 POST /tickets/<ref>/reroute                        no      303/404 no      no      no      login
 POST /tickets/assign                               no      303/404 no      no      no      login
@@ -171,6 +175,9 @@ POST /tickets/<ref>/remediation/repayments/<repayment_id> no no    no      no   
 POST /tickets/<ref>/validation                     no      no      no      no      no      login
 POST /tickets/<ref>/validation/phone               no      no      no      no      no      login
 POST /tickets/<ref>/close                          no      no      no      no      no      login
+# Its incident reports are the receiving organisation's to keep and send now.
+POST /tickets/<ref>/incident-reports               no      no      no      no      no      login
+POST /tickets/<ref>/incident-reports/<report_id>/sent no  no      no      no      no      login
 GET  /api/v1/tickets/<ref>                         200     200     200     200     403     401
 POST /api/v1/tickets/<ref>/replies                 no      no      no      no      403     401
 POST /api/v1/tickets/<ref>/validation-requests     no      no      no      no      403     401
@@ -223,6 +230,8 @@ ACTIONS_DONE = ACTIONS + " AND done_on IS NOT NULL"
 REPAYMENTS = "SELECT count(*) FROM repayments WHERE ticket_id = :ticket"
 REPAID = "SELECT sum(repaid_minor) FROM repayments WHERE ticket_id = :ticket"
 VALIDATIONS = "SELECT count(*) FROM validations WHERE ticket_id = :ticket"
+INCIDENT_REPORTS = "SELECT count(*) FROM incident_reports WHERE ticket_id = :ticket"
+REPORTS_SENT = INCIDENT_REPORTS + " AND sent_at IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -236,8 +245,8 @@ class Request:
     swap: bool = False  # also ask for the other organisation's file under one's own ticket
     refs_seen_by: tuple[str, ...] = ()  # roles that may see the other organisation's refs here
     offered_seen: bool = False  # shows the ref of a ticket offered to the user's organisation
-    # The route needs a ticket in a state: "remediating" or "validated" names the target's
-    # ticket in it (see Target), asked for instead of its main one.
+    # The route needs a ticket in a state: "remediating", "validated" or "urgent" names the
+    # target's ticket in it (see Target), asked for instead of its main one.
     state: str = ""
 
 
@@ -306,6 +315,14 @@ REQUESTS: dict[str, Request] = {
         form={"answer": "fixed", "satisfaction": "4"}, effect=VALIDATIONS, state="remediating"
     ),
     "POST /tickets/<ref>/close": Request(form={"reason": ""}, effect=STATUS, state="validated"),
+    "POST /tickets/<ref>/incident-reports": Request(
+        form={"text": "Indicators identified: debt bondage."},
+        effect=INCIDENT_REPORTS,
+        state="urgent",
+    ),
+    "POST /tickets/<ref>/incident-reports/<report_id>/sent": Request(
+        form={}, effect=REPORTS_SENT, state="urgent"
+    ),
     "POST /calls": Request(
         form={
             "submission": "{fresh}",
@@ -377,6 +394,7 @@ PARAMETERS = {
     "<envelope_id>": "{t.envelope}",
     "<action_id>": "{t.action}",
     "<repayment_id>": "{t.repayment}",
+    "<report_id>": "{t.report}",
     "<business_id>": "{w.employer}",
     "<rule_id>": "{w.rule}",
     "<category_id>": "{w.category}",
@@ -466,6 +484,8 @@ class Target:
     # Other tickets of the organisation, (id, ref), for routes that need them in a state:
     remediating: tuple[int, str]  # in remediation: the worker may be asked
     validated: tuple[int, str]  # its worker said on the phone that it is fixed
+    urgent: tuple[int, str]  # flagged for forced labour, with an incident report kept
+    report: str  # that report, not sent yet
 
 
 MISSING = Target(
@@ -484,6 +504,8 @@ MISSING = Target(
     repayment=2_000_000_000,
     remediating=(-1, "ZZZZ-ZZZZ"),
     validated=(-1, "ZZZZ-ZZZZ"),
+    urgent=(-1, "ZZZZ-ZZZZ"),
+    report=str(uuid.uuid4()),
 )
 # The workers, by chat id: each organisation's main ticket (with a photo), one offered to
 # the other organisation and waiting for its answer (the worker blocked the bot, so its
@@ -504,6 +526,7 @@ CHATS = {
 BLOCKED = (CHATS["A2"], CHATS["B"])
 WITH_PHOTO = ("A", "A3", "B", "B3")
 RECORDED = ("A", "B", "A3", "B3")  # tickets with an agreed action and money owed
+URGENT = ("A3", "B3", "A4", "B4")  # flagged for forced labour, an incident report kept
 SAYS = {"A": "အလုပ်ရှင်က လစာ မပေးဘူး", "B": "นายจ้างไม่จ่ายค่าแรง"}
 
 
@@ -530,6 +553,7 @@ class World:
     rule: int = 0
     category: int = 0
     colleague: int = 0  # A's caseworker, to assign tickets to
+    reports: dict[str, str] = field(default_factory=dict)  # key -> its incident report
     saved: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def organisation_of(self, role: str) -> str:
@@ -687,6 +711,21 @@ def _remediation(world: World) -> dict[str, tuple[str, int]]:
     return recorded
 
 
+def _incident_reports(world: World) -> None:
+    """The URGENT tickets flagged for forced labour, each with a report kept (not sent) by the
+    organisation whose queue holds it."""
+    ring = world.desk.rt.keys.content
+    with world.desk.rt.session() as session:
+        for key in URGENT:
+            ticket = session.get_one(Ticket, world.tickets[key][0])
+            ours = ticket.organisation_id == world.organisations["A"]
+            user = session.get_one(User, world.users["caseworker" if ours else "caseworker_b"])
+            triage.set_urgent(session, user, ticket, True)
+            words = f"{key}-report-{world.mark}"  # sealed, and shown only on its ticket
+            world.reports[key] = str(incidents.add_report(session, ring, user, ticket, words).id)
+        session.commit()
+
+
 def _sign_everyone_in(world: World) -> None:
     """A browser per role, signed in with password and code; a CSRF token from its pages."""
     totp_secrets: dict[str, str] = {}
@@ -776,6 +815,8 @@ def _targets(
             envelope=world.envelopes["hotline"],
             remediating=tickets["A4"],
             validated=tickets["A5"],
+            urgent=tickets["A4"],
+            report=world.reports["A4"],
         ),
         "B": Target(
             **things("B"),
@@ -786,6 +827,8 @@ def _targets(
             envelope=world.envelopes["caseworker_b"],
             remediating=tickets["B4"],
             validated=tickets["B5"],
+            urgent=tickets["B4"],
+            report=world.reports["B4"],
         ),
     }
     # A ticket referred away stands for itself in every state: nothing on it changes.
@@ -795,6 +838,8 @@ def _targets(
             **things(f"{organisation}3"),
             remediating=tickets[f"{organisation}3"],
             validated=tickets[f"{organisation}3"],
+            urgent=tickets[f"{organisation}3"],
+            report=world.reports[f"{organisation}3"],
         )
         for organisation in ("A", "B")
     }
@@ -825,6 +870,8 @@ def _never_seen(
         secrets[ticket_id] = {summary: f"a logged call ({summary})"}
     for key in RECORDED:
         secrets[world.tickets[key][0]][f"{key}-action-{world.mark}"] = f"{key}'s agreed action"
+    for key in URGENT:
+        secrets[world.tickets[key][0]][f"{key}-report-{world.mark}"] = f"{key}'s incident report"
     rows = desk.sql(
         "SELECT t.id, t.ref, w.pseudonym FROM tickets t JOIN workers w ON w.id = t.worker_id"
     )
@@ -849,6 +896,7 @@ def build_world(desk: Desk, stub: TelegramStub) -> World:
     notes_by_key = {key: f"{key}-note-{world.mark}" for key in CHATS}
     referrals = _casework(world, notes_by_key)
     recorded = _remediation(world)
+    _incident_reports(world)
     _sign_everyone_in(world)
     said = _calls_logged(world)
     _targets(world, words, notes_by_key, referrals, recorded)
@@ -890,6 +938,9 @@ def build_world(desk: Desk, stub: TelegramStub) -> World:
             for row in desk.sql("SELECT id, status, awaiting, next_due_at FROM validations")
         ],
         "workers": [dict(row._mapping) for row in desk.sql("SELECT id, awaiting FROM workers")],
+        "incident_reports": [
+            dict(row._mapping) for row in desk.sql("SELECT id FROM incident_reports")
+        ],
     }
     return world
 
@@ -964,6 +1015,11 @@ def put_back(world: World) -> None:
             saved["repayments"],
         ),
         ("UPDATE workers SET awaiting = :awaiting WHERE id = :id", saved["workers"]),
+        (
+            "DELETE FROM incident_reports WHERE NOT (id = ANY(:ids))",
+            {"ids": [r["id"] for r in saved["incident_reports"]]},
+        ),
+        ("UPDATE incident_reports SET sent_at = NULL, sent_by = NULL", {}),
     )
 
 
