@@ -270,6 +270,58 @@ def audit_verify() -> None:
     click.echo(f"audit log intact: {total} entries")
 
 
+# --- exports -----------------------------------------------------------------
+
+
+@main.group("export")
+def export_group() -> None:
+    """Exports for the public."""
+
+
+@export_group.command("public")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="write to this file instead of standard output",
+)
+def export_public(output_format: str, out: str | None) -> None:
+    """Network-wide anonymised counts by country, sector, category and month."""
+    from intake import exports
+
+    settings = _settings()
+    with _session(settings) as session:
+        rows = exports.public_rows(session, settings)
+        audit.record(
+            session,
+            actor="cli",
+            action="export.public",
+            target=None,
+            format=output_format,
+            rows=len(rows),
+        )
+        session.commit()
+    data = exports.as_csv(rows) if output_format == "csv" else exports.as_json(rows, settings)
+    hidden = f"<{settings.small_cell}"
+    suppressed = sum(1 for row in rows if row["workers"] == hidden)
+    if out is None:
+        click.echo(data, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as file:
+            file.write(data)
+    _say(
+        f"{len(rows)} rows{f' to {out}' if out else ''}; {suppressed} from fewer than "
+        f"{settings.small_cell} workers written {hidden!r}, "
+        f"counts rounded to multiples of {settings.round_counts_to}"
+    )
+
+
 # --- providers ---------------------------------------------------------------
 
 
