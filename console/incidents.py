@@ -6,6 +6,7 @@ read the form, call the domain, and show its refusal in the reader's language.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -17,7 +18,7 @@ from werkzeug.wrappers import Response
 from console.casework import acting, back, ticket_actions, visible
 from console.context import content_ring, db, settings
 from console.guard import allows, signed_in_user
-from console.i18n import _
+from console.i18n import _, local_date
 from intake import incidents
 from intake.models import IncidentReport, Ticket, User
 from intake.queue import QueueRow
@@ -36,21 +37,25 @@ def page_context(session: Session, ring: KeyRing, ticket: Ticket) -> dict[str, A
         "incident_reports": reports,
         "incident_clock": incidents.clock(ticket, sent, settings().incident_follow_up_days),
         # The console's own gettext: the draft comes in the reader's language.
-        "incident_draft": incidents.draft(session, ticket, _, len(reports)),
+        "incident_draft": incidents.draft(session, ticket, _, len(sent), local_date),
     }
 
 
-def overdue_reports(session: Session, rows: Iterable[QueueRow]) -> set[int]:
-    """The urgent tickets of a queue page whose next report is late (one query per page)."""
-    urgent = [row.ticket for row in rows if row.ticket.urgent]
-    if not urgent:
-        return set()
-    sent = incidents.sent_times(session, [ticket.id for ticket in urgent])
+def queue_reports(session: Session, rows: Iterable[QueueRow]) -> dict[int, list[dt.datetime]]:
+    """When reports were sent, for the urgent tickets of a queue page (one query)."""
+    urgent = [row.ticket.id for row in rows if row.ticket.urgent]
+    return incidents.sent_times(session, urgent) if urgent else {}
+
+
+def overdue_reports(rows: Iterable[QueueRow], sent: dict[int, list[dt.datetime]]) -> set[int]:
+    """The urgent tickets of a queue page whose next report is late."""
     days = settings().incident_follow_up_days
     return {
-        ticket.id
-        for ticket in urgent
-        if (found := incidents.clock(ticket, sent[ticket.id], days)) is not None and found.overdue
+        row.ticket.id
+        for row in rows
+        if row.ticket.id in sent
+        and (found := incidents.clock(row.ticket, sent[row.ticket.id], days)) is not None
+        and found.overdue
     }
 
 

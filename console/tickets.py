@@ -64,6 +64,7 @@ def queue() -> str:
     except ticket_queue.BadCursor:
         abort(400)
     counts = ticket_queue.queue_counts(db(), user)
+    sent = incidents.queue_reports(db(), page.rows)
     return render_template(
         "tickets.html",
         page=page,
@@ -76,8 +77,8 @@ def queue() -> str:
         languages=WORKER_LANGUAGES,
         channels=CHANNELS,
         ages=list(ticket_queue.AGES),
-        clocks=triage.clocks,
-        reports_overdue=incidents.overdue_reports(db(), page.rows),
+        clocks=lambda t: triage.clocks(t, reported=bool(sent.get(t.id))),
+        reports_overdue=incidents.overdue_reports(page.rows, sent),
         may=lambda action: may(user, action),
     )
 
@@ -144,7 +145,9 @@ def show(ref: str) -> str:
         "directory": businesses.directory(session),
         "next_steps": triage.next_steps(session, ticket) if workable else [],
         "colleagues": triage.assignable_users(session, user),
-        "clocks": triage.clocks,
+        "clocks": lambda t: triage.clocks(
+            t, reported=any(r.sent_at for r in context["incident_reports"])
+        ),
         "pending_referral": referral.pending_referral(session, ticket),
         "organisations": referral.organisations_to_refer_to(session, user),
         "consents": referral.CONSENT,

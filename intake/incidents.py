@@ -105,12 +105,18 @@ def sent_times(session: Session, ticket_ids: list[int]) -> dict[int, list[dt.dat
 
 
 def draft(
-    session: Session, ticket: Ticket, translate: Callable[[str], str], sent_before: int
+    session: Session,
+    ticket: Ticket,
+    translate: Callable[[str], str],
+    sent_before: int,
+    show_date: Callable[[dt.date | dt.datetime], str] = lambda day: day.isoformat(),
 ) -> str:
     """A de-identified draft from the ticket's facts, in the reader's language.
 
     It names the indicators, businesses, country, dates and remediation steps; it
     never names the ticket, the worker, or anything the worker or staff wrote.
+    `sent_before` is how many reports went out already (none: the first report);
+    `show_date` writes a day as the reader reads it (the console's, in the desk's zone).
     """
     _ = translate
     categories = triage.categories_of(session, [ticket.id])[ticket.id]
@@ -137,7 +143,7 @@ def draft(
         (N_("Actions done"), timeline.actions_done_on),
         (N_("Resolved"), timeline.resolved_on),
     ]
-    done = [f"{_(label)}: {day.isoformat()}" for label, day in steps if day is not None]
+    done = [f"{_(label)}: {show_date(day)}" for label, day in steps if day is not None]
     lines.append(_(N_("Remediation so far:")) + " " + ("; ".join(done) or "–"))
     lines += [
         "",
@@ -151,18 +157,28 @@ def draft(
     return "\n".join(lines)
 
 
+def _check_reportable(ticket: Ticket) -> None:
+    if not ticket.urgent:
+        raise Conflict(N_("Incident reports are for tickets with forced-labour indicators."))
+    if ticket.status == TicketStatus.CLOSED:
+        raise Conflict(N_("The ticket is closed."))
+
+
 def add_report(
     session: Session, ring: KeyRing, user: User, ticket: Ticket, text: str
 ) -> IncidentReport:
     """Keep a report (the next one due: the first, or a follow-up)."""
     require(user, "tickets.report", ticket)
-    if not ticket.urgent:
-        raise Conflict(N_("Incident reports are for tickets with forced-labour indicators."))
+    _check_reportable(ticket)
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise Invalid(N_("A report is 1 to 10,000 characters."))
+    # The first report is the one that stops the 72-hour clock: until one is sent,
+    # whatever is kept is (another draft of) the first report.
     earlier = session.scalar(
-        select(IncidentReport.id).where(IncidentReport.ticket_id == ticket.id).limit(1)
+        select(IncidentReport.id)
+        .where(IncidentReport.ticket_id == ticket.id, IncidentReport.sent_at.is_not(None))
+        .limit(1)
     )
     report_id = uuid.uuid4()
     report = IncidentReport(
@@ -194,6 +210,7 @@ def mark_sent(
 ) -> IncidentReport:
     """Record that the report went to the partner (and when)."""
     require(user, "tickets.report", ticket)
+    _check_reportable(ticket)
     report = session.get(IncidentReport, report_id)
     if report is None or report.ticket_id != ticket.id:
         raise Invalid(N_("Unknown report."))

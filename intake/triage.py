@@ -379,13 +379,19 @@ class Clock:
         return self.left < dt.timedelta(0)
 
 
-def clocks(ticket: Ticket, now: dt.datetime | None = None) -> dict[str, Clock]:
-    """The urgent ticket's 72 hours and every open ticket's 60 days, as they stand now."""
+def clocks(
+    ticket: Ticket, now: dt.datetime | None = None, reported: bool = False
+) -> dict[str, Clock]:
+    """The urgent ticket's 72 hours and every open ticket's 60 days, as they stand now.
+
+    The 72 hours are for the first incident report to the partner: once one is sent
+    (`reported`), that clock has been met and follow-ups are intake.incidents' to time.
+    """
     now = now or utcnow()
     found: dict[str, Clock] = {}
     if ticket.status == S.CLOSED:
         return found
-    if ticket.urgent and ticket.urgent_since is not None:
+    if ticket.urgent and ticket.urgent_since is not None and not reported:
         due = ticket.urgent_since + URGENT_CLOCK
         found["urgent"] = Clock(due, due - now)
     due = ticket.created_at + RESOLUTION_CLOCK

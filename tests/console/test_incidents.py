@@ -104,10 +104,12 @@ def test_flagged_ticket_drafts_a_report_without_the_worker_keeps_and_sends_it(co
     assert (kept.kind, kept.sent_at) == ("initial", None)
     assert "Initial report" in page
     assert "Retention of identity documents" in page.split("Incident report to the partner")[1]
-    assert "Follow-up report:" in _draft(page)  # the next one kept is a follow-up
+    # Kept but not sent: the clock still waits for the first report.
+    assert "Incident report:" in _draft(page)
 
     page = post(console, f"/tickets/{ref}/incident-reports/{kept.id}/sent", ref)
     assert "Recorded as sent to the partner." in page
+    assert "Follow-up report:" in _draft(page)  # once sent, the next one is a follow-up
     (sent,) = _reports(console)
     assert sent.sent_at is not None
     follow_up = sent.sent_at + dt.timedelta(days=14)
@@ -140,9 +142,12 @@ def test_late_report_is_flagged_on_the_page_and_in_the_queue_until_sent(console)
     post(console, f"/tickets/{ref}/incident-reports", ref, text=_draft(page))
     assert OVERDUE in _page(console, ref)  # kept is not sent
     (kept,) = _reports(console)
+    assert "72 h: overdue" in _page(console, ref)
     page = post(console, f"/tickets/{ref}/incident-reports/{kept.id}/sent", ref)
     assert OVERDUE not in page
+    assert "72 h: overdue" not in page  # the 72 hours were for this report: met
     assert BADGE not in _queue_row(console, ref)
+    assert "72 h: overdue" not in _queue_row(console, ref)
 
     # Fourteen days on, the follow-up is late in its turn.
     _sent_earlier(console, 15)
