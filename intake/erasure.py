@@ -50,6 +50,8 @@ def erase_worker(session: Session, envelopes: EnvelopeKeys, worker: Worker) -> N
     session.execute(delete(VaultEntry).where(VaultEntry.worker_id == worker.id))
     worker.erased_at = utcnow()
     worker.awaiting = None
+    # What they told us about themselves for the reach counts goes with the rest.
+    worker.gender = worker.nationality = worker.profile_consent_at = None
     audit.record(
         session,
         actor=f"worker:{worker.pseudonym}",

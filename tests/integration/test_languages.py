@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from translations.scripts import detect_language
 from translations.words import COMMANDS, YES
@@ -58,8 +59,19 @@ def test_worker_who_confirms_erasure_is_forgotten_after_the_goodbye(
     chat = 7340092000 + LANGUAGES.index(language)
     telegram_stub.files["AgADx"] = b"payslip photo bytes"
     photo = {"photo": [{"file_id": "AgADx", "file_unique_id": "x", "width": 9, "height": 9}]}
+    first = telegram_update(chat, "สวัสดี" if language == "th" else COMMANDS["help"][language][0])
+    desk.post_update(first)
+    desk.work()
+    # Staff had noted, with the worker's consent, their gender and nationality.
+    with desk.rt.session() as session:
+        session.execute(
+            text(
+                "UPDATE workers SET gender = 'female', nationality = 'MM', "
+                "profile_consent_at = now()"
+            )
+        )
+        session.commit()
     for update in (
-        telegram_update(chat, "สวัสดี" if language == "th" else COMMANDS["help"][language][0]),
         telegram_update(chat, None, extra=photo),
         telegram_update(chat, COMMANDS["erase"][language][-1]),
         telegram_update(chat, YES[language][0]),
@@ -73,5 +85,10 @@ def test_worker_who_confirms_erasure_is_forgotten_after_the_goodbye(
     assert desk.sql("SELECT count(*) FROM attachments")[0][0] == 0
     assert desk.sql("SELECT count(*) FROM messages WHERE text_sealed IS NOT NULL")[0][0] == 0
     assert desk.sql("SELECT count(*) FROM workers WHERE erased_at IS NOT NULL")[0][0] == 1
+    assert desk.sql("SELECT gender, nationality, profile_consent_at FROM workers")[0] == (
+        None,
+        None,
+        None,
+    )
     assert desk.sql("SELECT count(*) FROM audit_log WHERE action = 'worker.erase'")[0][0] == 1
     assert set(r[0] for r in desk.sql("SELECT outcome FROM inbound_envelopes")) == {"erased"}
