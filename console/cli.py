@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from intake.db import make_engine, make_sessionmaker
 from intake.envelopes import publish_envelope_keys
-from intake.models import ApiToken, Business, BusinessKind, Organisation, Role, User
+from intake.models import (
+    ApiToken,
+    Business,
+    BusinessKind,
+    Organisation,
+    Role,
+    SupplyLink,
+    User,
+)
 from intake.schema import upgrade
 from intake.settings import Settings, SettingsError
 from safeguards import audit, redaction
@@ -462,7 +470,10 @@ DEMO_USERS = (
     ("caseworker@demo.local", Role.CASEWORKER),
     ("supervisor@demo.local", Role.SUPERVISOR),
     ("hotline@demo.local", Role.HOTLINE),
+    ("partner@demo.local", Role.PARTNER),
 )
+# The partner's brand and the supplier it buys from, in the business directory.
+DEMO_BRAND, DEMO_SUPPLIER = "Demo Apparel Brand", "Demo Garment Factory"
 
 
 def seed_demo(settings: Settings) -> dict[str, str]:
@@ -471,10 +482,21 @@ def seed_demo(settings: Settings) -> dict[str, str]:
     with _session(settings) as session:
         if session.scalar(select(Organisation).where(Organisation.name == DEMO_ORG)) is None:
             create_organisation(session, DEMO_ORG, ["my", "km", "ne", "th"], ["TH", "MY", "MM"])
+            brand = Business(name=DEMO_BRAND, kind=BusinessKind.BRAND.value, country="US")
+            supplier = Business(
+                name=DEMO_SUPPLIER,
+                kind=BusinessKind.SUPPLIER.value,
+                country="TH",
+                sector="garments",
+            )
+            session.add_all([brand, supplier])
+            session.flush()
+            session.add(SupplyLink(brand_id=brand.id, supplier_id=supplier.id))
             logins = {}
             for email, role in DEMO_USERS:
                 password = secrets.token_urlsafe(12)
-                create_user(session, email, DEMO_ORG, role.value, password)
+                business = DEMO_BRAND if role == Role.PARTNER else None
+                create_user(session, email, DEMO_ORG, role.value, password, business)
                 logins[email] = password
             session.commit()
             logins_file.write_text(json.dumps(logins, indent=2), encoding="utf-8")

@@ -73,7 +73,7 @@ def _wait_for_banner(process: subprocess.Popen[bytes], stdout: Path, stderr: Pat
         printed = stdout.read_text(encoding="utf-8")
         url = _URL.search(printed)
         logins = dict(_LOGIN.findall(printed))
-        if url and len(logins) >= 3:
+        if url and len(logins) >= 4:
             return Demo(process, stdout, stderr, url.group(1), logins)
         if process.poll() is not None:
             break
@@ -151,6 +151,7 @@ def test_demo_prints_url_and_logins_and_serves_a_desk_one_can_sign_in_to(demo: D
         "caseworker@demo.local",
         "supervisor@demo.local",
         "hotline@demo.local",
+        "partner@demo.local",
     }
 
     browser = _browser()
@@ -204,6 +205,6 @@ def test_demo_keeps_its_logins_when_run_again_on_the_same_instance(tmp_path: Pat
 def test_demo_reads_the_dotenv_file_in_the_folder_it_runs_from(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("VOICEDESK_INSTANCE=desk-from-dotenv\n", encoding="utf-8")
     with running_demo(tmp_path, instance=None) as run:
-        assert len(run.logins) == 3
+        assert len(run.logins) == 4
     assert (tmp_path / "desk-from-dotenv" / "voicedesk.sqlite3").exists()
     assert not (tmp_path / "instance").exists()
