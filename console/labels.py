@@ -309,6 +309,52 @@ def reach_label(key: str) -> str:
     return gender_label(value) if dimension == "gender" else value
 
 
+def rating_label(code: str) -> str:
+    labels = {
+        # TRANSLATORS: rating of a remediation, from its scores: the worst of four.
+        "poor": _("Poor"),
+        # TRANSLATORS: rating of a remediation, from its scores: second of four.
+        "fair": _("Fair"),
+        # TRANSLATORS: rating of a remediation, from its scores: third of four.
+        "good": _("Good"),
+        # TRANSLATORS: rating of a remediation, from its scores: the best of four.
+        "excellent": _("Excellent"),
+    }
+    return labels.get(code, code)
+
+
+def partner_figure_label(code: str) -> str:
+    """A figure of the partner dashboard and its CSV export, as a manager names it."""
+    labels = {
+        # TRANSLATORS: partner figure: distinct workers who raised an issue about the business.
+        "workers": _("Workers reached"),
+        # TRANSLATORS: partner figure: issues (cases) workers raised.
+        "tickets": _("Issues raised"),
+        # TRANSLATORS: partner figure: mean Ethical Performance Score on one axis (1 to 5).
+        "axis_score": _("Average score"),
+        # TRANSLATORS: partner figure: mean score on one axis in one quarter of the year.
+        "axis_score_by_quarter": _("Average score in the quarter"),
+        # TRANSLATORS: partner figure: share of workers' issues resolved in under 60 days.
+        "resolved_within_60_days": _("Resolved in under 60 days"),
+        # TRANSLATORS: partner figure: cases a supervisor closed without the worker's
+        # confirmation; counted apart from the others.
+        "closed_unvalidated": _("Closed without the worker's confirmation"),
+        # TRANSLATORS: partner figure: share of remediations with this rating.
+        "rating_share": _("Share of remediations"),
+        # TRANSLATORS: partner figure: workers owed back recruitment fees they paid.
+        "fees_eligible": _("Workers eligible for fee reimbursement"),
+        # TRANSLATORS: partner figure: workers who got their recruitment fees back.
+        "fees_reimbursed": _("Workers reimbursed their recruitment fees"),
+        # TRANSLATORS: partner figure: share of eligible workers who got their fees back.
+        "fees_reimbursed_share": _("Share of eligible workers reimbursed"),
+        # TRANSLATORS: partner figure: money the business owes workers (fees, wages).
+        "money_owed": _("Owed to workers"),
+        # TRANSLATORS: partner figure: money the business repaid to workers.
+        "money_repaid": _("Repaid"),
+    }
+    return labels.get(code, code)
+
+
 def init_app(app: Flask) -> None:
     """Make the labels available to every template."""
     functions: dict[str, Any] = {
@@ -333,5 +379,7 @@ def init_app(app: Flask) -> None:
         "indicator_label": indicator_label,
         "gender_label": gender_label,
         "reach_label": reach_label,
+        "rating_label": rating_label,
+        "partner_figure_label": partner_figure_label,
     }
     app.jinja_env.globals.update(functions)

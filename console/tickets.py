@@ -30,10 +30,10 @@ CHANNELS = ("telegram", "whatsapp", "viber", "sms", "voice", "simulator")
 @blueprint.get("/")
 @public
 def home() -> Response | str:
-    """Staff land on the queue; partners, who never see a ticket, on their own page."""
+    """Staff land on the queue; partners, who never see a ticket, on their dashboard."""
     user = current_user()
     if user is not None and user.role == "partner":
-        return render_template("partner.html", user=user)
+        return redirect(url_for("partner.dashboard"))
     return redirect(url_for("tickets.queue"))
 
 

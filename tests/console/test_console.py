@@ -176,7 +176,7 @@ def test_partner_user_lands_on_their_page_and_is_forbidden_the_queue_and_the_sim
     console.add_user("brand@partner.example", "partner")
     landed = console.sign_in("brand@partner.example")
     assert landed.status_code == 200
-    assert landed.request.path == "/"
+    assert landed.request.path == "/partner"  # their dashboard: no business named, nothing in it
     assert "never a worker, a message or a case" in landed.text
     assert 'href="/tickets"' not in landed.text
     assert console.client.get("/tickets").status_code == 403
