@@ -59,9 +59,9 @@ ASKED = ("admin", "supervisor", "caseworker", "hotline", "partner", "caseworker_
 EXPECTED = """
 route                                              admin   super.  casew.  hotline partner anonymous
 # Open to anyone: the sign-in pages, the home page, health, fonts and styles. Home sends
-# staff (and strangers) on to the queue; partners, who never see a ticket, land on a page
-# of their own there.
-GET  /                                             302     302     302     302     200     302
+# staff (and strangers) on to the queue; partners, who never see a ticket, on to their
+# dashboard.
+GET  /                                             302     302     302     302     302     302
 GET  /static/<filename>                            200     200     200     200     200     200
 GET  /healthz                                      200     200     200     200     200     200
 GET  /api/v1/openapi.json                          200     200     200     200     200     200
@@ -138,6 +138,11 @@ POST /outbox/failed/<message_id>/retry             302/404 302/404 no      no   
 GET  /simulator                                    200     200     200     200     no      login
 POST /hooks/simulator                              302     302     302     302     no      login
 POST /simulator/new                                302     302     302     302     no      login
+# A partner's own supply chain, as figures and charts, and its CSV export: partners only
+# (staff read the network's figures under /reports). With no business named on the account
+# (as here) the page says so and the export is its header alone.
+GET  /partner                                      no      no      no      no      200     login
+GET  /partner/indicators.csv                       no      no      no      no      200     login
 # The API: bearer tokens; another organisation's ticket is a 404 exactly like a missing one.
 GET  /api/v1/tickets                               200     200     200     200     403     401
 GET  /api/v1/tickets/<ref>                         200/404 200/404 200/404 200/404 403     401
