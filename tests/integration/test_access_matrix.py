@@ -104,6 +104,10 @@ POST /tickets/<ref>/validation                     no      303/404 303/404 no   
 POST /tickets/<ref>/validation/phone               no      303/404 303/404 303/404 no      login
 # Closing goes with the status (DESIGN: a ticket closes once its worker validated the fix).
 POST /tickets/<ref>/close                          no      303/404 303/404 no      no      login
+# Scoring a linked business's response (Ethical Performance Scores) is casework; the
+# worker's gender and nationality, with their consent, goes with triage: hotline staff too.
+POST /tickets/<ref>/scores                         no      303/404 303/404 no      no      login
+POST /tickets/<ref>/worker-profile                 no      303/404 303/404 303/404 no      login
 # The 72-hour incident report to the partner: keeping the next one and recording that it
 # was sent are casework. Both need an urgent ticket, with a report kept (Request.state).
 POST /tickets/<ref>/incident-reports               no      303/404 303/404 no      no      login
@@ -138,6 +142,9 @@ POST /outbox/failed/<message_id>/retry             302/404 302/404 no      no   
 GET  /simulator                                    200     200     200     200     no      login
 POST /hooks/simulator                              302     302     302     302     no      login
 POST /simulator/new                                302     302     302     302     no      login
+# The network's reach and each business's published figures: admins and supervisors. It
+# names the directory's businesses, never a ticket.
+GET  /reports                                      200     200     no      no      no      login
 # A partner's own supply chain, as figures and charts, and its CSV export: partners only
 # (staff read the network's figures under /reports). With no business named on the account
 # (as here) the page says so and the export is its header alone.
@@ -180,6 +187,9 @@ POST /tickets/<ref>/remediation/repayments/<repayment_id> no no    no      no   
 POST /tickets/<ref>/validation                     no      no      no      no      no      login
 POST /tickets/<ref>/validation/phone               no      no      no      no      no      login
 POST /tickets/<ref>/close                          no      no      no      no      no      login
+# Nor are its business's scores or its worker's profile the sender's to record.
+POST /tickets/<ref>/scores                         no      no      no      no      no      login
+POST /tickets/<ref>/worker-profile                 no      no      no      no      no      login
 # Its incident reports are the receiving organisation's to keep and send now.
 POST /tickets/<ref>/incident-reports               no      no      no      no      no      login
 POST /tickets/<ref>/incident-reports/<report_id>/sent no  no      no      no      no      login
@@ -237,6 +247,8 @@ REPAID = "SELECT sum(repaid_minor) FROM repayments WHERE ticket_id = :ticket"
 VALIDATIONS = "SELECT count(*) FROM validations WHERE ticket_id = :ticket"
 INCIDENT_REPORTS = "SELECT count(*) FROM incident_reports WHERE ticket_id = :ticket"
 REPORTS_SENT = INCIDENT_REPORTS + " AND sent_at IS NOT NULL"
+SCORES = "SELECT count(*) FROM ethical_scores WHERE ticket_id = :ticket"
+GENDER = "SELECT w.gender FROM workers w JOIN tickets t ON t.worker_id = w.id WHERE t.id = :ticket"
 
 
 @dataclass(frozen=True)
@@ -320,6 +332,19 @@ REQUESTS: dict[str, Request] = {
         form={"answer": "fixed", "satisfaction": "4"}, effect=VALIDATIONS, state="remediating"
     ),
     "POST /tickets/<ref>/close": Request(form={"reason": ""}, effect=STATUS, state="validated"),
+    # The employer is linked to both main tickets; indicators left out are recorded as n/a.
+    "POST /tickets/<ref>/scores": Request(
+        form={
+            "business": "{w.employer}",
+            "worker_satisfaction_workplace": "4",
+            "assessment_hr_social": "2",
+            "attitude_toward_workers": "na",
+        },
+        effect=SCORES,
+    ),
+    "POST /tickets/<ref>/worker-profile": Request(
+        form={"gender": "female", "nationality": "MM", "consent": "1"}, effect=GENDER
+    ),
     "POST /tickets/<ref>/incident-reports": Request(
         form={"text": "Indicators identified: debt bondage."},
         effect=INCIDENT_REPORTS,
@@ -942,7 +967,12 @@ def build_world(desk: Desk, stub: TelegramStub) -> World:
             dict(row._mapping)
             for row in desk.sql("SELECT id, status, awaiting, next_due_at FROM validations")
         ],
-        "workers": [dict(row._mapping) for row in desk.sql("SELECT id, awaiting FROM workers")],
+        "workers": [
+            dict(row._mapping)
+            for row in desk.sql(
+                "SELECT id, awaiting, gender, nationality, profile_consent_at FROM workers"
+            )
+        ],
         "incident_reports": [
             dict(row._mapping) for row in desk.sql("SELECT id FROM incident_reports")
         ],
@@ -1019,7 +1049,13 @@ def put_back(world: World) -> None:
             ":workers_repaid, validation_id = :validation_id WHERE id = :id",
             saved["repayments"],
         ),
-        ("UPDATE workers SET awaiting = :awaiting WHERE id = :id", saved["workers"]),
+        # Scores and the worker's profile: the world records none.
+        ("DELETE FROM ethical_scores", {}),
+        (
+            "UPDATE workers SET awaiting = :awaiting, gender = :gender, "
+            "nationality = :nationality, profile_consent_at = :profile_consent_at WHERE id = :id",
+            saved["workers"],
+        ),
         (
             "DELETE FROM incident_reports WHERE NOT (id = ANY(:ids))",
             {"ids": [r["id"] for r in saved["incident_reports"]]},
@@ -1037,6 +1073,7 @@ def world(settings: Settings, telegram_stub: TelegramStub) -> Iterator[World]:
         _execute(
             desk,
             ("DELETE FROM ticket_businesses", {}),
+            ("DELETE FROM ethical_scores", {}),
             ("DELETE FROM routing_rules", {}),
             ("DELETE FROM businesses WHERE name LIKE :like", {"like": f"% {built.mark}%"}),
             ("DELETE FROM categories WHERE code LIKE :like", {"like": f"m{built.mark}%"}),
