@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from console.context import db, settings
 from console.guard import allows, signed_in_user
-from console.i18n import local_money, local_number, ui_language
+from console.i18n import _, local_money, local_number, ui_language
 from console.labels import axis_label, partner_figure_label, rating_label
-from intake import businesses, indicators, remediation
+from intake import indicators, remediation
 from intake.models import Business, BusinessKind, User
 from intake.settings import Settings
 from safeguards import audit
@@ -126,9 +126,17 @@ def dashboard_of(session: Session, user: User, config: Settings) -> Dashboard | 
     )
     suppliers = []
     if business.kind == BusinessKind.BRAND:
-        for supplier in businesses.suppliers_of(session, business.id):
-            impact = indicators.impact_of(session, [supplier.id], config)
-            suppliers.append(Scope(supplier.name, "supplier", publish_impact(impact, config)))
+        # Row by row, with small rows pooled so the roll-up cannot give them away.
+        for part, impact in indicators.breakdown(session, business, config):
+            if part is None:
+                # TRANSLATORS: a row of the brand's table pooling suppliers with few workers.
+                name = _("Other suppliers, pooled (too few workers each)")
+            elif part.id == business.id:
+                # TRANSLATORS: a row of the brand's table: tickets about the brand itself.
+                name = _("%(brand)s, directly") % {"brand": part.name}
+            else:
+                name = part.name
+            suppliers.append(Scope(name, "supplier", publish_impact(impact, config)))
     return Dashboard(business, rollup, suppliers)
 
 

@@ -455,6 +455,70 @@ def impact_of(
     )
 
 
+def withheld(impact: Impact) -> Impact:
+    """The same figures with no worker behind any: every one publishes as "<10"."""
+
+    def hide(figure: Figure) -> Figure:
+        return Figure(figure.value, 0, figure.kind)
+
+    return Impact(
+        workers=hide(impact.workers),
+        tickets=hide(impact.tickets),
+        axes={k: hide(v) for k, v in impact.axes.items()},
+        resolved_within_60_days=hide(impact.resolved_within_60_days),
+        closed_unvalidated=hide(impact.closed_unvalidated),
+        ratings={k: hide(v) for k, v in impact.ratings.items()},
+        fees_eligible=hide(impact.fees_eligible),
+        fees_reimbursed=hide(impact.fees_reimbursed),
+        fees_reimbursed_share=hide(impact.fees_reimbursed_share),
+        money={c: {k: hide(v) for k, v in sides.items()} for c, sides in impact.money.items()},
+        by_quarter={
+            q: {k: hide(v) for k, v in axes.items()} for q, axes in impact.by_quarter.items()
+        },
+    )
+
+
+def breakdown(
+    session: Session, brand: Business, settings: Settings, now: dt.datetime | None = None
+) -> list[tuple[Business | None, Impact]]:
+    """A brand's supply chain row by row, safe to publish beside the brand's roll-up.
+
+    Rows are the brand's own tickets and each supplier's. A row built from fewer than
+    `small_cell` workers is withheld (every figure "<10") and pooled with the other
+    small rows into one row (None) shown when the pool is big enough. If the pool is
+    too small while other rows are shown, the smallest shown rows are withheld and
+    join it (secondary suppression): otherwise the roll-up minus the shown rows would
+    give away what the small rows hide.
+    """
+    parts = [brand, *session.scalars(
+        select(Business)
+        .join(SupplyLink, SupplyLink.supplier_id == Business.id)
+        .where(SupplyLink.brand_id == brand.id)
+        .order_by(Business.name)
+    )]  # fmt: skip
+    impacts = {part.id: impact_of(session, [part.id], settings, now) for part in parts}
+    big = sorted(
+        (part for part in parts if impacts[part.id].workers.workers >= settings.small_cell),
+        key=lambda part: impacts[part.id].workers.workers,
+    )
+    pooled = [part for part in parts if part not in big]
+    other: Impact | None = None
+    while pooled:
+        other = impact_of(session, [part.id for part in pooled], settings, now)
+        if other.workers.workers >= settings.small_cell or not big or other.workers.workers == 0:
+            break
+        pooled.append(big.pop(0))
+    rows: list[tuple[Business | None, Impact]] = [
+        (part, impacts[part.id] if part in big else withheld(impacts[part.id]))
+        for part in parts
+        if part in big or impacts[part.id].workers.workers > 0 or part is not brand
+    ]
+    with_workers = [part for part in pooled if impacts[part.id].workers.workers > 0]
+    if other is not None and len(with_workers) > 1:
+        rows.append((None, other))
+    return rows
+
+
 # --- reach -------------------------------------------------------------------------------------
 
 

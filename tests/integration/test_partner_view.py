@@ -352,6 +352,9 @@ def money(amount: str, currency: str) -> str:
 # --- what a partner sees ----------------------------------------------------------------
 
 
+POOLED = "Other suppliers, pooled (too few workers each)"
+
+
 def test_brand_sees_under_ten_for_its_3_and_9_worker_suppliers_and_rounded_figures_else(
     chain: Chain,
 ) -> None:
@@ -359,7 +362,11 @@ def test_brand_sees_under_ten_for_its_3_and_9_worker_suppliers_and_rounded_figur
     assert set(exported) == {
         f"supply_chain:{chain.brand}",
         *(f"supplier:{name}" for name in chain.suppliers.values()),
+        f"supplier:{POOLED}",
     }
+    # The 3- and 9-worker suppliers, withheld one by one, are shown pooled: 12 workers,
+    # published as 10, so the roll-up minus the rows shown gives nothing away.
+    assert exported[f"supplier:{POOLED}"][("workers", "")] == "10"
     for size in (3, 9):
         values = exported[f"supplier:{chain.suppliers[size]}"]
         assert ("money_owed", "THB") in values
@@ -385,7 +392,7 @@ def test_brand_sees_under_ten_for_its_3_and_9_worker_suppliers_and_rounded_figur
 
     page = page_of(chain, "brand")
     rows = supplier_rows(page)
-    assert set(rows) == set(chain.suppliers.values())
+    assert set(rows) == {*chain.suppliers.values(), POOLED}
     for size in (3, 9):
         assert set(rows[chain.suppliers[size]]) == {"<10"}, rows[chain.suppliers[size]]
     workers, issues, *_axes, resolved, fees, unvalidated = rows[chain.suppliers[50]]
