@@ -71,28 +71,8 @@ class Published:
 
 def publish_impact(impact: indicators.Impact, config: Settings) -> Published:
     """Publish every figure of an impact: nothing unpublished goes further than this."""
-
-    def shown(figure: indicators.Figure) -> Shown:
-        return indicators.publish(figure, config)
-
     return Published(
-        workers=shown(impact.workers),
-        tickets=shown(impact.tickets),
-        axes={axis: shown(figure) for axis, figure in impact.axes.items()},
-        resolved_within_60_days=shown(impact.resolved_within_60_days),
-        closed_unvalidated=shown(impact.closed_unvalidated),
-        ratings={rating: shown(figure) for rating, figure in impact.ratings.items()},
-        fees_eligible=shown(impact.fees_eligible),
-        fees_reimbursed=shown(impact.fees_reimbursed),
-        fees_reimbursed_share=shown(impact.fees_reimbursed_share),
-        money={
-            currency: {side: shown(figure) for side, figure in sides.items()}
-            for currency, sides in impact.money.items()
-        },
-        by_quarter={
-            quarter: {axis: shown(figure) for axis, figure in axes.items()}
-            for quarter, axes in impact.by_quarter.items()
-        },
+        **indicators.each_figure(impact, lambda figure: indicators.publish(figure, config))
     )
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -80,7 +81,8 @@ RATINGS = ("poor", "fair", "good", "excellent")
 RESOLUTION_DAYS = 60
 ANY = "*"  # every kind of money, or every currency, in a count of workers
 
-Scores = Mapping[str, int | None]  # indicator -> 1..5, or None for n/a
+Scores = Mapping[str, int | None]
+T = TypeVar("T")  # indicator -> 1..5, or None for n/a
 
 
 def mean(values: Iterable[float]) -> float | None:
@@ -455,27 +457,29 @@ def impact_of(
     )
 
 
+def each_figure(impact: Impact, change: Callable[[Figure], T]) -> dict[str, Any]:
+    """Every figure of an impact changed, in the same shape (as keyword arguments), so
+    a withheld impact or a published one cannot forget a figure."""
+    return {
+        "workers": change(impact.workers),
+        "tickets": change(impact.tickets),
+        "axes": {k: change(v) for k, v in impact.axes.items()},
+        "resolved_within_60_days": change(impact.resolved_within_60_days),
+        "closed_unvalidated": change(impact.closed_unvalidated),
+        "ratings": {k: change(v) for k, v in impact.ratings.items()},
+        "fees_eligible": change(impact.fees_eligible),
+        "fees_reimbursed": change(impact.fees_reimbursed),
+        "fees_reimbursed_share": change(impact.fees_reimbursed_share),
+        "money": {c: {k: change(v) for k, v in sides.items()} for c, sides in impact.money.items()},
+        "by_quarter": {
+            q: {k: change(v) for k, v in axes.items()} for q, axes in impact.by_quarter.items()
+        },
+    }
+
+
 def withheld(impact: Impact) -> Impact:
     """The same figures with no worker behind any: every one publishes as "<10"."""
-
-    def hide(figure: Figure) -> Figure:
-        return Figure(figure.value, 0, figure.kind)
-
-    return Impact(
-        workers=hide(impact.workers),
-        tickets=hide(impact.tickets),
-        axes={k: hide(v) for k, v in impact.axes.items()},
-        resolved_within_60_days=hide(impact.resolved_within_60_days),
-        closed_unvalidated=hide(impact.closed_unvalidated),
-        ratings={k: hide(v) for k, v in impact.ratings.items()},
-        fees_eligible=hide(impact.fees_eligible),
-        fees_reimbursed=hide(impact.fees_reimbursed),
-        fees_reimbursed_share=hide(impact.fees_reimbursed_share),
-        money={c: {k: hide(v) for k, v in sides.items()} for c, sides in impact.money.items()},
-        by_quarter={
-            q: {k: hide(v) for k, v in axes.items()} for q, axes in impact.by_quarter.items()
-        },
-    )
+    return Impact(**each_figure(impact, lambda figure: Figure(figure.value, 0, figure.kind)))
 
 
 def breakdown(
