@@ -33,6 +33,12 @@ from translations.i18n import N_
 CLOCK = triage.URGENT_CLOCK  # 72 hours for the first report
 KINDS = ("initial", "follow_up")
 MAX_TEXT = 10_000
+# The console's words for a business's kind (the same catalog entries as its labels).
+KIND_NAMES = {
+    "brand": N_("Brand"),
+    "supplier": N_("Supplier or employer"),
+    "agency": N_("Recruitment agency"),
+}
 
 
 def report_binding(report_id: uuid.UUID) -> bytes:
@@ -131,11 +137,11 @@ def draft(
         _(N_("Indicators identified:")) + " " + (", ".join(_(name) for name in indicators) or "–"),
         _(N_("Flagged on:"))
         + " "
-        + (ticket.urgent_since.date().isoformat() if ticket.urgent_since else "–"),
+        + (show_date(ticket.urgent_since) if ticket.urgent_since else "–"),
         _(N_("Country:")) + " " + (ticket.country or "–"),
         _(N_("Businesses concerned:"))
         + " "
-        + (", ".join(f"{b.name} ({b.kind})" for b in businesses) or "–"),
+        + (", ".join(f"{b.name} ({_(KIND_NAMES[b.kind])})" for b in businesses) or "–"),
     ]
     steps = [
         (N_("First response"), timeline.first_response_on),

@@ -14,7 +14,8 @@ import uuid
 
 from sqlalchemy import select
 
-from intake.models import AuditEntry, Category, IncidentReport, Ticket, Worker
+from intake import businesses
+from intake.models import AuditEntry, Category, IncidentReport, Ticket, User, Worker
 from translations.formatting import format_datetime
 
 from support.console_flows import post, ticket_row
@@ -202,3 +203,24 @@ def test_empty_report_is_refused_and_a_report_of_another_ticket_is_not_found(con
     page = post(console, f"/tickets/{other}/incident-reports", other, text="Nothing to report.")
     assert "Incident reports are for tickets with forced-labour indicators." in page
     assert len(_reports(console)) == 1
+
+
+def test_draft_names_the_business_and_its_kind_in_the_readers_words(console) -> None:
+    ref = _flagged(console, code="debt_bondage")
+    with console.session() as session:
+        supervisor = session.scalars(select(User).where(User.role == "supervisor")).first()
+        employer = businesses.add_business(
+            session, supervisor, "Ocean Star Co.", "supplier", "TH", ""
+        )
+        session.commit()
+        employer_id = employer.id
+    post(console, f"/tickets/{ref}/businesses", ref, business=str(employer_id))
+    assert "Ocean Star Co. (Supplier or employer)" in _draft(_page(console, ref))
+    token = console.csrf_token(console.client.get("/tickets").text)
+    console.client.post(
+        "/ui-language", data={"csrf_token": token, "language": "th", "next": "/tickets"}
+    )
+    draft = _draft(_page(console, ref))
+    assert "Ocean Star Co. (" in draft
+    assert "(supplier)" not in draft
+    assert "(Supplier or employer)" not in draft
