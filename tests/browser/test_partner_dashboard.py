@@ -184,9 +184,13 @@ def test_partner_dashboard_draws_its_charts_and_shows_nothing_of_a_worker(
     bottoms = [box["y"] + box["height"] for box in bars_in(page, "chart-trend")]
     assert max(bottoms) - min(bottoms) < 1
     rows = page.locator("table.suppliers tbody tr")
-    expect(rows).to_have_count(3)
+    # Tiny Farm (3 workers) alone would be given away by the roll-up minus the rows
+    # shown: it is withheld, and so is the smallest shown row (Siam, 10), both pooled.
+    expect(rows).to_have_count(4)
     expect(rows.filter(has_text=SMALL).locator("td").nth(1)).to_have_text("<10")
+    expect(rows.filter(has_text=TEN).locator("td").nth(1)).to_have_text("<10")
     expect(rows.filter(has_text=BIG).locator("td").nth(1)).to_have_text("10")  # 12, rounded
+    expect(rows.filter(has_text="pooled").locator("td").nth(1)).to_have_text("15")  # 13
 
     shot = tmp_path / "partner-dashboard.png"
     page.screenshot(path=shot, full_page=True)
