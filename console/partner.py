@@ -89,7 +89,8 @@ class Scope:
 class Dashboard:
     business: Business
     chain: Scope
-    suppliers: list[Scope]
+    suppliers: list[Scope]  # rows of the brand's table (its own tickets, pooled rows too)
+    supplier_count: int  # the suppliers the brand buys from
 
 
 def dashboard_of(session: Session, user: User, config: Settings) -> Dashboard | None:
@@ -117,7 +118,7 @@ def dashboard_of(session: Session, user: User, config: Settings) -> Dashboard | 
             else:
                 name = part.name
             suppliers.append(Scope(name, "supplier", publish_impact(impact, config)))
-    return Dashboard(business, rollup, suppliers)
+    return Dashboard(business, rollup, suppliers, len(chain) - 1)
 
 
 # --- showing a published value in the reader's language -----------------------------------

@@ -391,6 +391,8 @@ def test_brand_sees_under_ten_for_its_3_and_9_worker_suppliers_and_rounded_figur
     assert {key: rollup[key] for key in ROLLUP_BY_HAND} == ROLLUP_BY_HAND
 
     page = page_of(chain, "brand")
+    # The suppliers it buys from, not the table's rows (which pool the small ones).
+    assert "your brand and its suppliers (4)" in page
     rows = supplier_rows(page)
     assert set(rows) == {*chain.suppliers.values(), POOLED}
     for size in (3, 9):
