@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, url_for
 from werkzeug.wrappers import Response
@@ -48,6 +49,16 @@ def back(ticket: Ticket) -> Response:
 
 
 TicketAction = Callable[[User, Ticket], None]
+Row = TypeVar("Row")
+
+
+def row_of(ticket: Ticket, model: type[Row], row_id: object) -> Row:
+    """A row named in a ticket's URL (an action, a repayment, a report), or 404 when it
+    is missing or belongs to another ticket: a route never names what is not on its ticket."""
+    found = db().get(model, row_id)
+    if found is None or getattr(found, "ticket_id", None) != ticket.id:
+        abort(404)
+    return found
 
 
 def _on_ticket(action: TicketAction) -> Callable[[str], Response]:

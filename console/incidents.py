@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, flash, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from console.casework import acting, back, ticket_actions, visible
+from console.casework import acting, back, row_of, ticket_actions, visible
 from console.context import content_ring, db, settings
 from console.guard import allows, signed_in_user
 from console.i18n import _, local_date
@@ -76,9 +76,7 @@ ticket_actions(
 def sent(ref: str, report_id: uuid.UUID) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
-    found = db().get(IncidentReport, report_id)
-    if found is None or found.ticket_id != ticket.id:
-        abort(404)  # a route never names what is not on its ticket
+    row_of(ticket, IncidentReport, report_id)
     with acting():
         incidents.mark_sent(db(), user, ticket, report_id)
         # TRANSLATORS: after recording that an incident report went to the partner.

@@ -10,12 +10,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, flash, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from console.casework import acting, back, ticket_actions, visible
+from console.casework import acting, back, row_of, ticket_actions, visible
 from console.context import content_ring, db, dispatcher, settings
 from console.guard import allows, signed_in_user
 from console.i18n import _
@@ -230,9 +230,7 @@ ticket_actions(
 def action_done(ref: str, action_id: uuid.UUID) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
-    found = db().get(RemediationAction, action_id)
-    if found is None or found.ticket_id != ticket.id:
-        abort(404)  # like a repayment: nothing of another ticket is named here
+    row_of(ticket, RemediationAction, action_id)
     with acting():
         remediation.mark_action_done(
             db(), user, ticket, action_id, _date("done_on") or dt.date.today()
@@ -245,9 +243,7 @@ def action_done(ref: str, action_id: uuid.UUID) -> Response:
 def update_repayment(ref: str, repayment_id: int) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
-    found = db().get(Repayment, repayment_id)
-    if found is None or found.ticket_id != ticket.id:
-        abort(404)
+    found = row_of(ticket, Repayment, repayment_id)
     with acting():
         remediation.update_repayment(
             db(),

@@ -15,6 +15,7 @@ Every change writes an audit entry and leaves the commit to the caller.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -246,8 +247,10 @@ def _answer(
     )
 
 
-def _labels(options: object) -> list[tuple[str, ...]]:
-    return [options(language) for language in UI_LANGUAGES]  # type: ignore[operator]
+@functools.cache
+def _labels(options: Callable[[str | None], tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The buttons' labels in every language, read from the catalogs once."""
+    return [options(language) for language in UI_LANGUAGES]
 
 
 def answer_of(text: str | None) -> ValidationAnswer | None:
