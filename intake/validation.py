@@ -116,6 +116,10 @@ def _set_status(ticket: Ticket, validation: Validation, status: ValidationStatus
 
 def _withdraw_open(session: Session, ticket: Ticket) -> None:
     """A new request or a recorded call takes the place of an unanswered request."""
+    if ticket.validation_status is None:
+        # Never asked: every request or recorded call sets the ticket's status, so there
+        # is nothing to withdraw (a first round to many workers skips two UPDATEs each).
+        return
     session.execute(
         update(Validation)
         .where(
