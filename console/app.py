@@ -49,11 +49,19 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
     )
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
+    # Webhooks write through an engine of their own: each envelope is one INSERT in
+    # autocommit (durable when it returns, one round trip), and no ping before each
+    # use: a connection lost to a database restart fails one delivery with 503 (the
+    # provider retries) and is replaced.
+    hook_engine = make_engine(
+        settings.database_url, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+    )
     if dispatcher is None and settings.redis_url:
         dispatcher = RQDispatcher(settings.redis_url)
     app.extensions["voicedesk"] = {
         "settings": settings,
         "engine": engine,
+        "hook_engine": hook_engine,
         "sessions": sessions,
         "dispatcher": dispatcher,
         "content": keyfiles.load_content_ring(settings),
@@ -133,3 +141,12 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         return response
 
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Let go of the app's database connections and its queue connection."""
+    parts = app.extensions["voicedesk"]
+    parts["engine"].dispose()
+    parts["hook_engine"].dispose()
+    if parts["dispatcher"] is not None:
+        parts["dispatcher"].close()

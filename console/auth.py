@@ -159,8 +159,8 @@ def _deny_by_default() -> Response | None:
 
 @blueprint.before_app_request
 def _ui_language() -> None:
-    if request.endpoint == "static":
-        return  # a font or a stylesheet reads the same in every language
+    if request.endpoint == "static" or request.blueprint == "hooks":
+        return  # a font, a stylesheet or a provider's webhook: no language to choose
     chosen = session.get("ui_language")
     if chosen in UI_LANGUAGES:
         g.ui_language = chosen

@@ -427,6 +427,17 @@ def _sweeper_loop(stop: threading.Event, interval: int) -> None:
             logger.exception("sweeper pass failed; trying again next interval")
 
 
+def _intake_loop(stop: threading.Event) -> None:
+    from workers import jobs
+
+    while not stop.is_set():
+        try:
+            jobs.drain_intake(stop=stop)
+        except Exception:
+            logger.exception("intake pass failed; trying again")
+            stop.wait(1)
+
+
 @main.command()
 @click.option("--burst", is_flag=True, help="stop when the queues are empty (for tests and cron)")
 def worker(burst: bool) -> None:
@@ -447,12 +458,17 @@ def worker(burst: bool) -> None:
         session.commit()
     assert isinstance(rt.dispatcher, RQDispatcher)
     stop = threading.Event()
+    intake = threading.Thread(target=_intake_loop, args=(stop,), name="intake")
     if not burst:
         threading.Thread(
             target=_sweeper_loop, args=(stop, settings.sweep_interval_seconds), daemon=True
         ).start()
+        # What workers sent is drained beside rq's jobs (replies and prompts).
+        intake.start()
     else:
         jobs.sweep()
+        while jobs.drain_intake(wait=0):
+            pass
     rq_worker = SimpleWorker(
         rt.dispatcher.queues(), connection=rt.dispatcher.connection, serializer=JSONSerializer
     )
@@ -461,6 +477,8 @@ def worker(burst: bool) -> None:
         rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
     finally:
         stop.set()
+        if intake.is_alive():
+            intake.join(timeout=30)  # let the envelope in hand finish; the rest go back
 
 
 # --- the embedded default ----------------------------------------------------

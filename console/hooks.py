@@ -24,7 +24,7 @@ from console.context import channels, db, dispatcher, settings
 from intake.db import utcnow
 from intake.delivery import apply_status
 from intake.envelopes import NoEnvelopeKey, current_envelope_key, store_envelope
-from safeguards.sealing import EnvelopePublicKey
+from safeguards.sealing import EnvelopeSealer
 from translations.scripts import WORKER_LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -37,14 +37,18 @@ def error(status: int, message: str, detail: str = "") -> tuple[Response, int]:
     return jsonify(error=message, detail=detail), status
 
 
-def _envelope_key() -> EnvelopePublicKey:
+def _envelope_sealer() -> EnvelopeSealer:
+    """The sealer for the current envelope key, looked up again every minute.
+
+    A new sealer each time also means a new ephemeral key pair each minute.
+    """
     cache = current_app.extensions["voicedesk"]
-    cached = cache.get("envelope_key")
+    cached = cache.get("envelope_sealer")
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]  # type: ignore[no-any-return]
-    key = current_envelope_key(db())
-    cache["envelope_key"] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
-    return key
+    sealer = EnvelopeSealer(current_envelope_key(db()), lifetime=_KEY_CACHE_SECONDS)
+    cache["envelope_sealer"] = (sealer, time.monotonic() + _KEY_CACHE_SECONDS)
+    return sealer
 
 
 def _read_body(channel_name: str) -> bytes | tuple[Response, int]:
@@ -76,12 +80,11 @@ def receive(channel_name: str, status_only: bool = False) -> tuple[Response, int
 
 
 def _store(channel_name: str, provider_id: str, body: bytes) -> tuple[Response, int]:
-    session = db()
     try:
-        envelope_id = store_envelope(session, channel_name, provider_id, body, _envelope_key())
-        session.commit()
+        key = _envelope_sealer()
+        with current_app.extensions["voicedesk"]["hook_engine"].connect() as connection:
+            envelope_id = store_envelope(connection, channel_name, provider_id, body, key)
     except (SQLAlchemyError, NoEnvelopeKey):
-        session.rollback()
         logger.exception("%s webhook: storage unavailable", channel_name)
         response, status = error(503, "storage unavailable", "try again later")
         response.headers["Retry-After"] = "30"

@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from intake.db import utcnow
 from intake.models import EnvelopeKey, InboundEnvelope
-from safeguards.sealing import EnvelopeKeys, EnvelopePublicKey, binding
+from safeguards.sealing import EnvelopeKeys, EnvelopePublicKey, EnvelopeSealer, binding
 
 
 class NoEnvelopeKey(RuntimeError):
     """No worker has published an envelope key yet; run `voicedesk init` or start a worker."""
+
+
+_TABLE = InboundEnvelope.__table__.c
+# The webhook's hot path compiles nothing: on PostgreSQL the INSERT goes to psycopg as
+# written (which prepares it after a few uses), still through SQLAlchemy's connection
+# so a lost connection is noticed and replaced. SQLite (3.35+, the embedded default)
+# takes the same statement through SQLAlchemy's types.
+_PG_INSERT = (
+    "INSERT INTO inbound_envelopes (id, channel, provider_message_id, payload_sealed,"
+    " received_at) VALUES (%(id)s, %(channel)s, %(provider_message_id)s,"
+    " %(payload_sealed)s, %(received_at)s)"
+    " ON CONFLICT (channel, provider_message_id) DO NOTHING RETURNING id"
+)
+_INSERT = (
+    text(
+        "INSERT INTO inbound_envelopes (id, channel, provider_message_id, payload_sealed,"
+        " received_at) VALUES (:id, :channel, :provider_message_id, :payload_sealed,"
+        " :received_at) ON CONFLICT (channel, provider_message_id) DO NOTHING RETURNING id"
+    )
+    .bindparams(
+        bindparam("id", type_=_TABLE.id.type),
+        bindparam("payload_sealed", type_=_TABLE.payload_sealed.type),
+        bindparam("received_at", type_=_TABLE.received_at.type),
+    )
+    .columns(_TABLE.id)
+)
 
 
 def envelope_binding(envelope_id: uuid.UUID) -> bytes:
@@ -22,29 +47,34 @@ def envelope_binding(envelope_id: uuid.UUID) -> bytes:
 
 
 def store_envelope(
-    session: Session,
+    executor: Session | Connection,
     channel: str,
     provider_message_id: str,
     payload: bytes,
-    key: EnvelopePublicKey,
+    key: EnvelopePublicKey | EnvelopeSealer,
 ) -> uuid.UUID | None:
-    """Seal and insert one delivery; return its id, or None if it was stored before."""
+    """Seal and insert one delivery; return its id, or None if it was stored before.
+
+    The webhook passes a bare Connection in autocommit (one statement, one round trip
+    on the hot path); the console's call log passes its Session.
+    """
     envelope_id = uuid.uuid4()
     sealed = key.seal(payload, envelope_binding(envelope_id))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(InboundEnvelope)
-        .values(
-            id=envelope_id,
-            channel=channel,
-            provider_message_id=provider_message_id,
-            payload_sealed=sealed,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-        .returning(InboundEnvelope.id)
-    )
-    return session.execute(statement).scalar_one_or_none()
+    values = {
+        "id": envelope_id,
+        "channel": channel,
+        "provider_message_id": provider_message_id,
+        "payload_sealed": sealed,
+        "received_at": utcnow(),
+    }
+    connection = executor.connection() if isinstance(executor, Session) else executor
+    if connection.dialect.name == "postgresql":
+        values["payload_sealed"] = bytes(sealed)
+        result = connection.exec_driver_sql(_PG_INSERT, values)
+    else:
+        result = connection.execute(_INSERT, values)
+    stored: uuid.UUID | None = result.scalar_one_or_none()
+    return stored
 
 
 def open_envelope(envelope: InboundEnvelope, keys: EnvelopeKeys) -> bytes:

@@ -15,9 +15,11 @@ holding the vault key ring can derive the private key and open it.
 from __future__ import annotations
 
 import base64
+import collections
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +192,7 @@ class KeyRing:
 # --- envelopes: sealed to a public key --------------------------------------
 
 _ENVELOPE_INFO = b"voicedesk envelope v1"
+_BOXES_KEPT = 256
 
 
 def _raw_public(key: X25519PublicKey) -> bytes:
@@ -218,17 +221,81 @@ class EnvelopePublicKey:
         return Sealed(_ENVELOPE + _encode_kid(self.kid) + eph_pub + nonce + body)
 
 
+class EnvelopeSealer:
+    """Seals a stream of envelopes to one public key, as the webhook does thousands a second.
+
+    An X25519 exchange per envelope costs more than the rest of the seal; here one
+    ephemeral key pair serves a short while (`lifetime` seconds or `uses` envelopes),
+    then is thrown away. Each envelope still has its own random nonce and its row as
+    associated data, and the format is the same as `EnvelopePublicKey.seal`'s, so the
+    worker opens both alike. What this gives up is small: someone reading the web
+    process's memory could open the envelopes of the last minute, which that process
+    read in plain text as they arrived anyway; once the key pair is gone, only the
+    vault key opens them.
+    """
+
+    def __init__(self, key: EnvelopePublicKey, lifetime: float = 60.0, uses: int = 100_000):
+        self.key = key
+        self._lifetime, self._uses = lifetime, uses
+        self._header = b""
+        self._box: AESGCM | None = None
+        self._left = 0
+        self._until = 0.0
+
+    def _renew(self) -> AESGCM:
+        ephemeral = X25519PrivateKey.generate()
+        eph_pub = _raw_public(ephemeral.public_key())
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(self.key.public))
+        self._box = AESGCM(_box_key(shared, eph_pub, self.key.public))
+        self._header = _ENVELOPE + _encode_kid(self.key.kid) + eph_pub
+        self._left, self._until = self._uses, time.monotonic() + self._lifetime
+        return self._box
+
+    def seal(self, plaintext: bytes, aad: bytes) -> Sealed:
+        box = self._box
+        self._left -= 1
+        if box is None or self._left < 0 or time.monotonic() > self._until:
+            box = self._renew()
+            self._left -= 1
+        nonce = os.urandom(NONCE_BYTES)
+        return Sealed(self._header + nonce + box.encrypt(nonce, plaintext, aad))
+
+
 class EnvelopeKeys:
     """Envelope key pairs derived from the vault key ring: held by worker processes only."""
 
     def __init__(self, vault: KeyRing) -> None:
         self._vault = vault
+        # Box keys of recent ephemeral keys: a web process seals many envelopes with
+        # one (see EnvelopeSealer), and the worker need not repeat the exchange.
+        self._boxes: collections.OrderedDict[tuple[str, bytes, bytes], AESGCM] = (
+            collections.OrderedDict()
+        )
+        self._boxes_lock = threading.Lock()  # a worker's intake thread and its rq jobs
 
     def _private(self, kid: str) -> X25519PrivateKey:
         seed = HKDF(
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_ENVELOPE_INFO
         ).derive(self._vault.key(kid))
         return X25519PrivateKey.from_private_bytes(seed)
+
+    def _box(self, kid: str, eph_pub: bytes) -> AESGCM:
+        found = (kid, self._vault.key(kid), eph_pub)
+        with self._boxes_lock:
+            cached = self._boxes.get(found)
+            if cached is not None:
+                self._boxes.move_to_end(found)
+                return cached
+        private = self._private(kid)
+        recipient = _raw_public(private.public_key())
+        # A crafted low-order public key makes exchange() raise ValueError.
+        shared = private.exchange(X25519PublicKey.from_public_bytes(eph_pub))
+        box = AESGCM(_box_key(shared, eph_pub, recipient))
+        with self._boxes_lock:
+            self._boxes[found] = box
+            while len(self._boxes) > _BOXES_KEPT:
+                self._boxes.popitem(last=False)
+        return box
 
     def public_keys(self) -> list[EnvelopePublicKey]:
         """Every public key of the ring, the sealing one last."""
@@ -246,12 +313,8 @@ class EnvelopeKeys:
         if len(rest) < 32 + NONCE_BYTES + TAG_BYTES:
             raise SealingError("envelope is truncated")
         eph_pub, nonce, body = rest[:32], rest[32 : 32 + NONCE_BYTES], rest[32 + NONCE_BYTES :]
-        private = self._private(kid)
-        recipient = _raw_public(private.public_key())
         try:
-            # A crafted low-order public key makes exchange() raise ValueError.
-            shared = private.exchange(X25519PublicKey.from_public_bytes(eph_pub))
-            return AESGCM(_box_key(shared, eph_pub, recipient)).decrypt(nonce, body, aad)
+            return self._box(kid, eph_pub).decrypt(nonce, body, aad)
         except (InvalidTag, ValueError):
             raise SealingError("envelope does not open here") from None
 

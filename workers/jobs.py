@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
 import uuid
 
+from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -127,6 +129,42 @@ def process_envelope(envelope_id: str) -> str:
         rt.dispatcher.enqueue("send_outbound", str(reply.id))
     logger.info("envelope %s processed: %s", envelope_id, outcome)
     return outcome or ""
+
+
+def drain_intake(
+    most: int = 100,
+    wait: float = 1.0,
+    stop: threading.Event | None = None,
+    raise_errors: bool = False,
+) -> int:
+    """Process one batch of envelope ids from the intake list; return how many were taken.
+
+    Each envelope is its own transaction, as `process_envelope` always was. An
+    envelope that fails stays unprocessed in the database and the sweeper queues it
+    again; ids taken but not reached when `stop` is set go back to the list's head.
+    """
+    rt = runtime.current()
+    take = getattr(rt.dispatcher, "take_envelopes", None)
+    if take is None:
+        return 0  # the embedded default runs each envelope as it is queued
+    try:
+        taken: list[str] = take(most, wait)
+    except RedisError:
+        logger.warning("intake list unreachable; trying again")
+        if stop is not None:
+            stop.wait(wait)
+        return 0
+    for done, envelope_id in enumerate(taken):
+        if stop is not None and stop.is_set():
+            rt.dispatcher.put_back(taken[done:])  # type: ignore[attr-defined]
+            break
+        try:
+            process_envelope(envelope_id)
+        except Exception:
+            if raise_errors:
+                raise
+            logger.exception("envelope %s failed; the sweeper will queue it again", envelope_id)
+    return len(taken)
 
 
 def _file_logged_call(envelope_id: uuid.UUID) -> str:

@@ -8,7 +8,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -17,10 +17,17 @@ from rq.serializers import JSONSerializer
 
 logger = logging.getLogger(__name__)
 
-# Queue per job, in the order a worker takes them: what workers sent first, then
-# replies to them, then prompts we start (validation rounds, reminders) in bulk.
-QUEUES = {"process_envelope": "intake", "send_outbound": "outbound", "send_prompt": "prompts"}
-QUEUE_ORDER = ("intake", "outbound", "prompts")
+# Queue per job, in the order a worker takes them: replies to workers first, then
+# prompts we start (validation rounds, reminders) in bulk.
+QUEUES = {"send_outbound": "outbound", "send_prompt": "prompts"}
+QUEUE_ORDER = ("outbound", "prompts")
+# What workers sent travels apart, as bare envelope ids on one Redis list: one RPUSH
+# on the webhook's hot path instead of an rq job (a hash, a registry, two round
+# trips), drained in batches by every worker process. A popped id whose worker dies
+# is not lost: the envelope is still unprocessed in the database, and the sweeper
+# queues it again.
+INTAKE_JOB = "process_envelope"
+INTAKE_LIST = "voicedesk:intake"
 # Provider outages last minutes; give a send a good hour before it counts as failed.
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 
@@ -55,6 +62,9 @@ class RQDispatcher:
 
     def enqueue(self, job: str, item_id: str) -> bool:
         try:
+            if job == INTAKE_JOB:
+                self.connection.rpush(INTAKE_LIST, item_id)
+                return True
             self._queues[QUEUES[job]].enqueue_call(
                 f"workers.jobs.{job}",
                 args=[item_id],
@@ -89,6 +99,21 @@ class RQDispatcher:
             return bool(self.connection.ping())
         except RedisError:
             return False
+
+    def take_envelopes(self, most: int, wait: float) -> list[str]:
+        """Up to `most` envelope ids, waiting at most `wait` seconds for the first."""
+        taken = self.connection.lpop(INTAKE_LIST, most)
+        if not taken and wait > 0:
+            first = self.connection.blpop([INTAKE_LIST], timeout=wait)
+            if first is None:
+                return []
+            taken = [first[1], *(self.connection.lpop(INTAKE_LIST, most - 1) or [])]
+        return [item.decode() for item in cast(list[bytes], taken or [])]
+
+    def put_back(self, envelope_ids: list[str]) -> None:
+        """Return ids taken but not handled (a worker stopping), first in line."""
+        if envelope_ids:
+            self.connection.lpush(INTAKE_LIST, *reversed(envelope_ids))
 
     def close(self) -> None:
         self.connection.close()

@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Error, Page, Playwright, expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from console.app import create_app
+from console.app import close_app, create_app
 from console.cli import init_database, seed_demo
 from intake.settings import Settings
 from workers import runtime
@@ -123,7 +123,7 @@ def live_console(demo_settings: Settings) -> Iterator[LiveConsole]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-        app.extensions["voicedesk"]["engine"].dispose()
+        close_app(app)
         runtime.current().close()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from console.app import create_app
+from console.app import close_app, create_app
 from console.cli import DEMO_ORG, create_organisation, create_user, init_database, seed_demo
 from intake.db import make_engine, make_sessionmaker
 from intake.models import Organisation
@@ -116,7 +116,7 @@ class Console:
     def close(self) -> None:
         for engine in self.engines:
             engine.dispose()
-        self.app.extensions["voicedesk"]["engine"].dispose()
+        close_app(self.app)
         runtime.current().close()
 
 

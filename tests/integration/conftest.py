@@ -27,13 +27,13 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import text
 
-from console.app import create_app
+from console.app import close_app, create_app
 from console.cli import create_organisation, create_user, issue_token
 from intake.db import make_engine
 from intake.envelopes import publish_envelope_keys
 from intake.schema import upgrade
 from intake.settings import Settings
-from workers import runtime
+from workers import jobs, runtime
 from workers.queue import RQDispatcher
 
 from support import CI
@@ -227,6 +227,8 @@ class Desk:
         assert isinstance(dispatcher, RQDispatcher)
         deadline = time.monotonic() + wait_for_scheduled
         while True:
+            while jobs.drain_intake(wait=0, raise_errors=True):
+                pass
             SimpleWorker(
                 dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
             ).work(burst=True, with_scheduler=True)
@@ -275,10 +277,3 @@ def open_desk(settings: Settings) -> Iterator[Desk]:
 def desk(settings: Settings) -> Iterator[Desk]:
     with open_desk(settings) as opened:
         yield opened
-
-
-def close_app(app: Flask) -> None:
-    parts = app.extensions["voicedesk"]
-    parts["engine"].dispose()
-    if parts["dispatcher"] is not None:
-        parts["dispatcher"].close()

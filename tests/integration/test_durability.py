@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from console.app import create_app
 from intake.settings import Settings
 from workers import jobs
+from workers.queue import INTAKE_LIST
 
-from integration.conftest import close_app, open_desk
+from integration.conftest import Desk, close_app, open_desk
 from support.builders import as_body, telegram_update
 from support.services import PrivateRedis, free_port
 from support.telegram_stub import TelegramStub
@@ -102,3 +104,37 @@ def test_database_down_webhook_answers_503_so_the_provider_retries(
         assert "database" in health.get_json()["unreachable"]
     finally:
         close_app(app)
+
+
+def test_envelopes_taken_by_a_stopping_worker_go_back_to_the_head_of_the_intake_list(
+    desk: Desk, telegram_stub: TelegramStub
+) -> None:
+    desk.organisation("Bangkok Workers Centre")
+    for n in range(3):
+        assert desk.post_update(telegram_update(7340030010 + n, f"ค่าจ้าง {n}")).status_code == 200
+    queued = desk.rt.dispatcher.connection.lrange(INTAKE_LIST, 0, -1)
+    assert len(queued) == 3
+
+    stop = threading.Event()
+    stop.set()  # the worker is told to stop as it takes the batch
+    assert jobs.drain_intake(stop=stop) == 3
+
+    assert desk.rt.dispatcher.connection.lrange(INTAKE_LIST, 0, -1) == queued  # same order
+    assert desk.sql("SELECT count(*) FROM inbound_envelopes WHERE processed_at IS NULL")[0][0] == 3
+    desk.work()
+    assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 3
+    assert desk.rt.dispatcher.connection.llen(INTAKE_LIST) == 0
+
+
+def test_an_envelope_id_popped_by_a_worker_that_died_is_queued_again_by_the_sweeper(
+    desk: Desk, telegram_stub: TelegramStub
+) -> None:
+    desk.organisation("Bangkok Workers Centre")
+    desk.post_update(telegram_update(7340030020, "ค่าจ้าง"))
+    # A worker takes the id and is killed before it commits anything.
+    assert desk.rt.dispatcher.take_envelopes(100, 0) != []
+
+    assert jobs.sweep() == 1  # VOICEDESK_SWEEP_AFTER=0 in these tests
+    desk.work()
+    assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 1
+    assert len(telegram_stub.messages_to(7340030020)) == 1

@@ -160,7 +160,7 @@ def test_serve_and_worker_turn_telegram_messages_into_tickets_and_leak_nothing(
     ).stdout
     assert b"COPY public.messages" in dump  # the dump holds the tables we look through
     in_redis = list(redis_values(product_env["REDIS_URL"]))
-    assert any(b"process_envelope" in value for value in in_redis)  # jobs went through Redis
+    assert any(b"send_outbound" in value for value in in_redis)  # replies went through Redis
     log_text = b"".join(path.read_bytes() for path in logs.iterdir())
     assert b"ticket " in log_text  # the worker logged what it did, by id
 

@@ -90,6 +90,11 @@ def work(desk: Desk) -> None:
         return True
 
     dispatcher = desk.rt.dispatcher
+    try:
+        while jobs.drain_intake(wait=0, raise_errors=True):
+            pass
+    except Exception as exc:  # noqa: BLE001 - reported like an rq job's crash
+        crashes.append(f"process_envelope: {type(exc).__name__}: {exc}")
     SimpleWorker(
         dispatcher.queues(),
         connection=dispatcher.connection,

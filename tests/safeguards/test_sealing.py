@@ -11,6 +11,7 @@ import pytest
 from safeguards.sealing import (
     EnvelopeKeys,
     EnvelopePublicKey,
+    EnvelopeSealer,
     KeyRing,
     SealingError,
     binding,
@@ -250,6 +251,35 @@ def test_envelope_opens_only_with_keys_derived_from_the_same_vault_ring(
         other_vault.open(blob, ENVELOPE)
     with pytest.raises(SealingError):
         same_id_other_key.open(blob, ENVELOPE)
+
+
+def test_a_stream_of_envelopes_shares_an_ephemeral_key_for_a_while_and_each_opens(
+    rotated: KeyRing,
+) -> None:
+    keys = EnvelopeKeys(rotated)
+    sealer = EnvelopeSealer(keys.current(), lifetime=60.0, uses=3)
+    rows = [binding("inbound_envelopes", "payload_sealed", f"row-{n}") for n in range(7)]
+    blobs = [sealer.seal(PAYLOAD + bytes([n]), row) for n, row in enumerate(rows)]
+    ephemeral = [blob[: len(blob) - len(PAYLOAD) - 1 - 16 - 12][-32:] for blob in blobs]
+
+    # Three envelopes per key pair, then a new one: 3 + 3 + 1.
+    assert [ephemeral.count(key) for key in dict.fromkeys(ephemeral)] == [3, 3, 1]
+    assert len({blob[-len(PAYLOAD) - 1 - 16 - 12 :][:12] for blob in blobs}) == 7  # nonces
+    opener = EnvelopeKeys(rotated)
+    assert [opener.open(blob, row) for blob, row in zip(blobs, rows, strict=True)] == [
+        PAYLOAD + bytes([n]) for n in range(7)
+    ]
+    # A shared key pair does not let one row's envelope open as another's.
+    with pytest.raises(SealingError):
+        opener.open(blobs[0], rows[1])
+
+
+def test_an_ephemeral_key_pair_is_renewed_when_its_time_is_up(rotated: KeyRing) -> None:
+    sealer = EnvelopeSealer(EnvelopeKeys(rotated).current(), lifetime=0.0)
+    first, second = (sealer.seal(PAYLOAD, ENVELOPE) for _ in range(2))
+
+    assert first[: -len(PAYLOAD) - 28] != second[: -len(PAYLOAD) - 28]
+    assert EnvelopeKeys(rotated).open(second, ENVELOPE) == PAYLOAD
 
 
 def test_envelope_sealed_before_rotation_opens_after_it_and_needs_resealing(
