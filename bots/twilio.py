@@ -9,6 +9,7 @@ URL the proxy's X-Forwarded-Proto/Host headers describe.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -56,8 +57,15 @@ _STATUS = {"queued": "queued", "accepted": "queued", "sending": "queued", "sent"
 
 def form(payload: bytes) -> dict[str, str]:
     """Parse a Twilio form post; Twilio never repeats a field name."""
+    return dict(_fields(payload))
+
+
+@functools.lru_cache(maxsize=1)
+def _fields(payload: bytes) -> tuple[tuple[str, str], ...]:
+    # A webhook reads the same body up to six times (signature, status, key, parse...);
+    # the last one parsed is kept, and only that one.
     try:
-        return dict(
+        return tuple(
             parse_qsl(payload.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         )
     except UnicodeDecodeError as exc:
