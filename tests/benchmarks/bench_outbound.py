@@ -302,6 +302,45 @@ def seed(engine: Engine, settings: Settings, size: int) -> dict[str, float]:
 
 # --- the round: ask everyone, queue every send -------------------------------------------------
 
+ROUND_TABLES = "audit_log, messages, validations, tickets, workers"
+
+
+class Autoanalyze:
+    """What autovacuum would do during the round, where the server has it switched off.
+
+    PostgreSQL re-analyses a table once 50 rows plus a tenth of it have changed. Without
+    that, the audit chain's head lookup (ORDER BY id DESC LIMIT 1) keeps the plan it got
+    while audit_log was empty, a sequential scan, in every pooled connection that
+    prepared it: each entry then reads the whole log, and a 100,000-worker round slows
+    to a crawl (measured: 258/s for the first 10,000, 125/s by the 50,000th).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with engine.connect() as conn:
+            self.needed = conn.scalar(text("SHOW autovacuum")) == "off"
+        self.at = 0
+        self.runs = 0
+        self.seconds = 0.0
+
+    def after(self, changed: int) -> None:
+        if not self.needed or changed < self.at * 1.1 + 50:
+            return
+        started = time.perf_counter()
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                f"ANALYZE {ROUND_TABLES}"
+            )
+        self.at, self.runs = changed, self.runs + 1
+        self.seconds += time.perf_counter() - started
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "server_autovacuum": "off" if self.needed else "on",
+            "analyze_runs": self.runs,
+            "analyze_seconds": round(self.seconds, 1),
+        }
+
 
 def validation_round(
     settings: Settings, engine: Engine, size: int, batch: int, profile: bool
@@ -313,6 +352,7 @@ def validation_round(
     assert settings.redis_url is not None
     dispatcher = RQDispatcher(settings.redis_url)
     profiler = cProfile.Profile() if profile else None
+    autoanalyze = Autoanalyze(engine)
     db_seconds = redis_seconds = 0.0
     asked = unqueued = 0
     last_id = 0
@@ -357,10 +397,11 @@ def validation_round(
             db_seconds += t1 - t0
             redis_seconds += t2 - t1
             before, asked = asked, asked + len(tickets)
+            autoanalyze.after(asked)  # not timed: autovacuum's work, in its own process
             if asked // 10_000 != before // 10_000 or asked == size:
-                elapsed = time.perf_counter() - started
+                elapsed = time.perf_counter() - started - autoanalyze.seconds
                 log(f"  asked {asked:,} of {size:,} in {elapsed:.0f} s ({asked / elapsed:.0f}/s)")
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started - autoanalyze.seconds
         in_redis = {
             name: len(Queue(name, connection=dispatcher.connection, serializer=JSONSerializer))
             for name in sorted(set(QUEUES.values()))
@@ -376,6 +417,7 @@ def validation_round(
         "batch": batch,
         "jobs_in_redis": in_redis,
         "not_queued": unqueued,
+        **autoanalyze.figures(),
     }
     if profiler:
         figures["profile"] = top_of(profiler, 30)
@@ -529,8 +571,8 @@ class WorkerProcesses:
 
     processes: list[subprocess.Popen[Any]]
     logs: list[Any]
-    peak_rss: dict[int, int] = field(default_factory=dict)
     hwm: dict[int, int] = field(default_factory=dict)
+    rss: dict[int, int] = field(default_factory=dict)  # the latest sample, KiB
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def sample_memory(self) -> None:
@@ -538,10 +580,12 @@ class WorkerProcesses:
             for process in self.processes:
                 status = proc_status(process.pid)
                 if status:
-                    self.peak_rss[process.pid] = max(
-                        self.peak_rss.get(process.pid, 0), status["VmRSS"]
-                    )
+                    self.rss[process.pid] = status["VmRSS"]
                     self.hwm[process.pid] = status["VmHWM"]
+
+    def rss_mb(self) -> list[float]:
+        now = {p.pid: proc_status(p.pid).get("VmRSS", 0) for p in self.processes}
+        return [round((now[p.pid] or self.rss.get(p.pid, 0)) / 1024, 1) for p in self.processes]
 
     def stop(self) -> list[int | None]:
         for process in self.processes:  # the high-water mark, read before the process ends
@@ -682,9 +726,11 @@ def send_window(
         watched = pids + [pid for group in others.values() for pid in group]
         cpu_start = cpu_snapshot(watched)
         load_start = os.getloadavg()[0]
+        rss_start = workers.rss_mb()
         time.sleep(max(0.0, first + args.seconds - time.monotonic()))
         cpu_end = cpu_snapshot(watched)
         load_end = os.getloadavg()[0]
+        rss_end = workers.rss_mb()
         ran = jobs_run(redis)
     finally:
         codes = workers.stop()
@@ -759,6 +805,12 @@ def send_window(
         },
         "load_average": [round(load_start, 2), round(load_end, 2)],
         "worker_peak_rss_mb": [round(workers.hwm.get(pid, 0) / 1024, 1) for pid in pids],
+        # Resident memory at the first message and at the window's end: what sending adds.
+        "worker_rss_mb_at_first_message": rss_start,
+        "worker_rss_mb_at_end": rss_end,
+        "worker_rss_growth_mb_per_1000_sent": round(
+            (sum(rss_end) - sum(rss_start)) / max(1, len(sent)) * 1000, 1
+        ),
         "worker_exit_codes": codes,
     }
     if args.profile:
@@ -825,6 +877,11 @@ def report(figures: dict[str, Any]) -> str:
         f" (database {e['database_seconds']} s, Redis {e['redis_seconds']} s);"
         f" jobs in Redis {e['jobs_in_redis']}, not queued {e['not_queued']}"
     )
+    if e["server_autovacuum"] == "off":
+        lines.append(
+            "(autovacuum is off on this server: the bench ran ANALYZE as it would,"
+            f" {e['analyze_runs']} times, {e['analyze_seconds']} s, not counted)"
+        )
     for phase in figures["phases"]:
         c = phase["cpu_cores_used"]
         lines.append(
@@ -859,8 +916,10 @@ def report(figures: dict[str, Any]) -> str:
         )
         lines.append(
             f"worker peak RSS (VmHWM): {phase['worker_peak_rss_mb']} MB; target <="
-            f" {TARGET_RSS_MB:.0f} MB; exit codes {phase['worker_exit_codes']};"
-            f" stub calls {phase['stub_calls']}"
+            f" {TARGET_RSS_MB:.0f} MB; RSS {phase['worker_rss_mb_at_first_message']} MB at the"
+            f" first message, {phase['worker_rss_mb_at_end']} MB at the end: +"
+            f"{phase['worker_rss_growth_mb_per_1000_sent']} MB per 1,000 sent;"
+            f" exit codes {phase['worker_exit_codes']}; stub calls {phase['stub_calls']}"
         )
     lines.append(f"\ntargets met: {figures['targets_met']}")
     lines.append(f"logs: {FILES}")
@@ -950,6 +1009,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         figures["enqueue"] = validation_round(
             settings, engine, args.round_size, args.batch, args.profile
         )
+        if figures["enqueue"]["server_autovacuum"] == "off":  # as autovacuum would by now
+            with engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
         mark(db, round_size=args.round_size, state="asked")
 
         stub = Stub(FILES / "stub.log")
