@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
@@ -30,6 +31,7 @@ from bots.base import (
 from safeguards.passwords import same_secret
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 # What a non-text message is stored as when it has no caption.
@@ -77,6 +79,7 @@ class TelegramChannel(ChannelBase):
         self._token = bot_token
         self._secret = webhook_secret
         self._api_base = api_base.rstrip("/")
+        self._kept = threading.local()
 
     def __repr__(self) -> str:
         return f"<TelegramChannel {self._api_base}>"
@@ -168,10 +171,42 @@ class TelegramChannel(ChannelBase):
             request=HTTPXRequest(connect_timeout=10, read_timeout=30),
         )
 
-    def send(self, address: str, message: Outgoing) -> str:
-        return asyncio.run(self._send(address, message))
+    def _run(self, call: Callable[[Bot], Awaitable[_T]]) -> _T:
+        """Run one Bot API call on this thread's own event loop and initialised Bot.
 
-    async def _send(self, address: str, message: Outgoing) -> str:
+        A Bot made per call cost a new event loop, two HTTP clients and a getMe round
+        trip for every message sent: most of a worker's time at a few hundred replies
+        a minute. Each thread keeps one of each instead (a worker's rq jobs and its
+        intake thread each have theirs); a Bot whose start failed is not kept.
+        """
+        kept = self._kept
+        if getattr(kept, "loop", None) is None:
+            kept.loop = asyncio.new_event_loop()
+        loop: asyncio.AbstractEventLoop = kept.loop
+        if getattr(kept, "bot", None) is None:
+            bot = self._bot()
+            loop.run_until_complete(bot.initialize())
+            kept.bot = bot
+        return loop.run_until_complete(call(kept.bot))
+
+    def warm_up(self) -> None:
+        """Start this thread's Bot now, so the first send after a rate slot is not late."""
+        try:
+            self._run(lambda bot: asyncio.sleep(0))
+        except Exception as exc:  # noqa: BLE001 - Telegram down at start: the first send retries
+            logger.warning("Telegram not reachable at start: %s", type(exc).__name__)
+
+    def close(self) -> None:
+        """Let go of this thread's Bot and event loop."""
+        kept = self._kept
+        loop, bot = getattr(kept, "loop", None), getattr(kept, "bot", None)
+        kept.loop = kept.bot = None
+        if loop is not None:
+            if bot is not None:
+                loop.run_until_complete(bot.shutdown())
+            loop.close()
+
+    def send(self, address: str, message: Outgoing) -> str:
         markup = None
         if message.options:
             markup = InlineKeyboardMarkup(
@@ -181,10 +216,11 @@ class TelegramChannel(ChannelBase):
                 ]
             )
         try:
-            async with self._bot() as bot:
-                sent = await bot.send_message(
+            sent = self._run(
+                lambda bot: bot.send_message(
                     chat_id=int(address), text=message.text, reply_markup=markup
                 )
+            )
         except Exception as exc:
             raise _send_error(exc) from exc
         return str(sent.message_id)
@@ -192,14 +228,11 @@ class TelegramChannel(ChannelBase):
     def acknowledge(self, inbound: InboundMessage) -> None:
         """Stop the spinner on a pressed button (answerCallbackQuery)."""
         if inbound.provider_message_id.startswith("cb:"):
-            asyncio.run(self._answer_callback(inbound.provider_message_id[3:]))
-
-    async def _answer_callback(self, callback_id: str) -> None:
-        try:
-            async with self._bot() as bot:
-                await bot.answer_callback_query(callback_id)
-        except TelegramError as exc:
-            logger.warning("could not answer a button press: %s", type(exc).__name__)
+            try:
+                callback_id = inbound.provider_message_id[3:]
+                self._run(lambda bot: bot.answer_callback_query(callback_id))
+            except TelegramError as exc:
+                logger.warning("could not answer a button press: %s", type(exc).__name__)
 
     def set_webhook(self, url: str) -> None:
         """Register our webhook and its secret token with Telegram (`voicedesk webhooks set`)."""
@@ -214,15 +247,14 @@ class TelegramChannel(ChannelBase):
             )
 
     def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
-        return asyncio.run(self._fetch(media, max_bytes))
+        async def fetch(bot: Bot) -> bytes:
+            file = await bot.get_file(media.ref)
+            if file.file_size and file.file_size > max_bytes:
+                raise Permanent(f"{media.kind} of {file.file_size} bytes is over the limit")
+            return bytes(await file.download_as_bytearray())
 
-    async def _fetch(self, media: MediaRef, max_bytes: int) -> Media:
         try:
-            async with self._bot() as bot:
-                file = await bot.get_file(media.ref)
-                if file.file_size and file.file_size > max_bytes:
-                    raise Permanent(f"{media.kind} of {file.file_size} bytes is over the limit")
-                content = bytes(await file.download_as_bytearray())
+            content = self._run(fetch)
         except Permanent:
             raise
         except Exception as exc:

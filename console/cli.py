@@ -457,6 +457,10 @@ def worker(burst: bool) -> None:
         publish_envelope_keys(session, rt.envelope_keys)
         session.commit()
     assert isinstance(rt.dispatcher, RQDispatcher)
+    for channel in rt.channels.values():  # rq runs sends on this thread
+        warm_up = getattr(channel, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
     stop = threading.Event()
     intake = threading.Thread(target=_intake_loop, args=(stop,), name="intake")
     if not burst:

@@ -51,7 +51,11 @@ class Runtime:
         )
 
     def close(self) -> None:
-        """Let go of database connections and the queue connection."""
+        """Let go of database connections, the channels' clients and the queue connection."""
+        for channel in self.channels.values():
+            close_channel = getattr(channel, "close", None)
+            if close_channel is not None:
+                close_channel()
         self.engine.dispose()
         close = getattr(self.dispatcher, "close", None)
         if close is not None:
