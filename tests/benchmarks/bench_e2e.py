@@ -145,15 +145,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     harness.voicedesk(env, "init")
     harness.voicedesk(env, "org", "create", "Bench Workers Network", "--languages", "my,km,ne,th")
     port = harness.free_port()
-    web_cmd = [
-        harness.shutil.which("voicedesk") or "voicedesk",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.web_workers),
-    ]
-    worker_cmd = [harness.shutil.which("voicedesk") or "voicedesk", "worker"]
+    web_cmd = harness.command("serve", "--port", str(port), "--workers", str(args.web_workers))
+    worker_cmd = harness.command("worker")
     log = folder / "processes.log"
     results: list[dict[str, Any]] = []
     workers = [harness.start(f"worker-{n}", worker_cmd, env, log) for n in range(args.workers)]

@@ -190,14 +190,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(args.web_workers)]
     log = folder / "servers.log"
     results: list[dict[str, Any]] = []
-    ours_cmd = [
-        harness.shutil.which("voicedesk") or "voicedesk",
-        "serve",
-        "--port",
-        str(ours_port),
-        "--workers",
-        str(args.web_workers),
-    ]
+    ours_cmd = harness.command(
+        "serve", "--port", str(ours_port), "--workers", str(args.web_workers)
+    )
     bare_cmd = [*gunicorn, "--bind", f"127.0.0.1:{bare_port}", "--chdir", str(HERE)]
     bare_cmd.append("bare_webhook:app")
     with (

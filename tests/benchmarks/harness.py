@@ -103,9 +103,13 @@ def product_env(folder: Path, database_url: str, redis_url: str, **extra: str) -
     return env
 
 
+def command(*args: str) -> list[str]:
+    """A `voicedesk` command line, the installed entry point first on the PATH."""
+    return [shutil.which("voicedesk") or "voicedesk", *args]
+
+
 def voicedesk(env: dict[str, str], *args: str) -> None:
-    command = shutil.which("voicedesk") or "voicedesk"
-    subprocess.run([command, *args], env=env, cwd=ROOT, check=True)  # noqa: S603
+    subprocess.run(command(*args), env=env, cwd=ROOT, check=True)  # noqa: S603
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
@@ -226,7 +230,12 @@ def wrk(
             str(script),
             url,
         ],
-        env={**os.environ, **env, "BENCH_THREADS": str(threads)},
+        env={
+            **os.environ,
+            **env,
+            "BENCH_THREADS": str(threads),
+            "BENCH_COUNTS": str(HERE / "wrk" / "counts.lua"),
+        },
         capture_output=True,
         text=True,
         check=True,

@@ -3,7 +3,8 @@
 -- "<signature>\t<form body>"; thread i sends lines i, i+n, i+2n... once each, then
 -- starts over (a provider retry: answered as a duplicate and counted as one).
 -- BENCH_THREADS must equal wrk's -t.
-local threads = {}
+dofile(os.getenv("BENCH_COUNTS"))
+threads = {}
 
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -35,31 +36,4 @@ function request()
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["X-Twilio-Signature"] = signatures[next_index],
   }, bodies[next_index])
-end
-
-function response(status, headers, body)
-  if status == 200 then
-    if string.find(body, "duplicate", 1, true) then
-      duplicate = duplicate + 1
-    else
-      ok = ok + 1
-    end
-  else
-    refused = refused + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local a, d, r = 0, 0, 0
-  for _, thread in ipairs(threads) do
-    a = a + thread:get("ok")
-    d = d + thread:get("duplicate")
-    r = r + thread:get("refused")
-  end
-  io.write(string.format(
-    '{"requests":%d,"seconds":%.3f,"acked":%d,"duplicates":%d,"refused":%d,' ..
-    '"p50_ms":%.2f,"p90_ms":%.2f,"p99_ms":%.2f,"max_ms":%.2f,"timeouts":%d}\n',
-    summary.requests, summary.duration / 1e6, a, d, r,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000, summary.errors.timeout))
 end
