@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bots.base import InboundMessage
 from intake import tickets, validation
 from intake.db import utcnow
-from intake.delivery import mark_reachable, mark_unreachable
+from intake.delivery import set_reachable, set_unreachable
 from intake.models import Direction, Message, Ticket, Worker
 from intake.routing import open_routed_ticket, route_by_language_once_known
 from safeguards.pseudonyms import pseudonym_for
@@ -82,14 +82,14 @@ def receive(
     worker = worker_for(
         session, pseudonym_for(keys.pepper, inbound.channel, inbound.address), inbound.channel
     )
-    remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
+    entry = remember_address(session, keys.vault, worker.id, inbound.channel, inbound.address)
     worker.last_inbound_at = utcnow()
     if inbound.event == "opt_out":
-        mark_unreachable(session, worker.id, inbound.channel, "opted out")
+        set_unreachable(entry, "opted out")
     elif inbound.event == "opt_in" or inbound.channel != "sms":
         # Twilio keeps an SMS sender blocked after STOP until START, UNSTOP or YES;
         # elsewhere a worker who writes can be written to.
-        mark_reachable(session, worker.id, inbound.channel)
+        set_reachable(entry)
     if inbound.kind == "event":
         return Received(None, [])  # blocked or unblocked the bot: nothing was said
 

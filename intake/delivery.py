@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bots.base import StatusUpdate
 from intake.db import utcnow
-from intake.models import DeliveryStatus, Direction, Message, Ticket, User
+from intake.models import DeliveryStatus, Direction, Message, Ticket, User, VaultEntry
 from safeguards import audit
 from safeguards.access import workable_tickets
 from safeguards.vault import vault_entry
@@ -32,14 +32,18 @@ _RANK = {
 def mark_unreachable(session: Session, worker_id: uuid.UUID, channel: str, reason: str) -> None:
     """Record that the worker cannot be reached on this channel; sends stop there."""
     entry = vault_entry(session, worker_id, channel)
-    if entry is not None and entry.unreachable_at is None:
+    if entry is not None:
+        set_unreachable(entry, reason)
+
+
+def set_unreachable(entry: VaultEntry, reason: str) -> None:
+    if entry.unreachable_at is None:
         entry.unreachable_at = utcnow()
         entry.unreachable_reason = reason[:64]
 
 
-def mark_reachable(session: Session, worker_id: uuid.UUID, channel: str) -> None:
-    entry = vault_entry(session, worker_id, channel)
-    if entry is not None:
+def set_reachable(entry: VaultEntry) -> None:
+    if entry.unreachable_at is not None:
         entry.unreachable_at = None
         entry.unreachable_reason = None
 

@@ -25,21 +25,24 @@ def vault_entry(session: Session, worker_id: uuid.UUID, channel: str) -> VaultEn
 
 def remember_address(
     session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str, address: str
-) -> None:
-    """Keep the worker's address for this channel (the only way to write back to them)."""
+) -> VaultEntry:
+    """Keep the worker's address for this channel (the only way to write back to them).
+
+    Returns the entry, kept or new, so the caller can mark it without reading it again.
+    """
     entry = vault_entry(session, worker_id, channel)
     if entry is not None:
-        return
+        return entry
     entry_id = uuid.uuid4()
-    session.add(
-        VaultEntry(
-            id=entry_id,
-            worker_id=worker_id,
-            channel=channel,
-            address_sealed=ring.seal_text(address, _aad(entry_id)),
-            updated_at=utcnow(),
-        )
+    entry = VaultEntry(
+        id=entry_id,
+        worker_id=worker_id,
+        channel=channel,
+        address_sealed=ring.seal_text(address, _aad(entry_id)),
+        updated_at=utcnow(),
     )
+    session.add(entry)
+    return entry
 
 
 def address_for(session: Session, ring: KeyRing, worker_id: uuid.UUID, channel: str) -> str | None:
