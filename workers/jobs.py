@@ -58,16 +58,18 @@ def process_envelope(envelope_id: str) -> str:
     """Turn one stored envelope into a message in its worker's ticket.
 
     Idempotent: a processed envelope is skipped, and the unique envelope id on
-    messages stops a concurrent second run from storing the message twice. Media is
-    downloaded before the envelope is locked, so a slow provider holds no lock.
+    messages stops a concurrent second run from storing the message twice. The
+    envelope is read once, locked; a message with media lets go of the lock while the
+    media downloads, so a slow provider holds none, and takes it again after.
     """
     rt = runtime.current()
+    key = uuid.UUID(envelope_id)
     with rt.session() as session:
-        envelope = session.get(InboundEnvelope, uuid.UUID(envelope_id))
+        envelope = session.get(InboundEnvelope, key, with_for_update=True)
         if envelope is None or envelope.processed_at is not None:
             return "done before"
         if envelope.channel == calls.CALL_LOG_CHANNEL:
-            return _file_logged_call(envelope.id)
+            return _file_logged_call(session, envelope)
         channel = rt.channels.get(envelope.channel)
         if channel is None:
             logger.warning(
@@ -75,27 +77,27 @@ def process_envelope(envelope_id: str) -> str:
             )
             return "channel off"
         payload = open_envelope(envelope, rt.envelope_keys)
-    try:
-        inbound = channel.parse(payload)
-    except Malformed:
-        # The webhook checks this before storing; an envelope from before that check
-        # is kept as it is (nothing lost) and not tried again.
-        with rt.session() as session:
-            envelope = session.get_one(InboundEnvelope, uuid.UUID(envelope_id))
+        try:
+            inbound = channel.parse(payload)
+        except Malformed:
+            # The webhook checks this before storing; an envelope from before that check
+            # is kept as it is (nothing lost) and not tried again.
             envelope.outcome, envelope.processed_at = "malformed", utcnow()
             session.commit()
-        return "malformed"
-    replies: list[Message] = []
-    try:
-        if inbound is not None:
-            sensitive.add([inbound.address, inbound.text or ""])
-        media = _download(channel, inbound, rt.settings.max_media_bytes) if inbound else []
-        with rt.session() as session:
-            envelope = session.get_one(
-                InboundEnvelope, uuid.UUID(envelope_id), with_for_update=True
-            )
-            if envelope.processed_at is not None:
-                return "done before"
+            return "malformed"
+        replies: list[Message] = []
+        try:
+            media: list[Media | str] = []
+            if inbound is not None:
+                sensitive.add([inbound.address, inbound.text or ""])
+                if inbound.media:
+                    session.rollback()  # no lock while the provider sends the media
+                    media = _download(channel, inbound, rt.settings.max_media_bytes)
+                    envelope = session.get_one(
+                        InboundEnvelope, key, with_for_update=True, populate_existing=True
+                    )
+                    if envelope.processed_at is not None:
+                        return "done before"
             if inbound is None:
                 envelope.outcome = "no message"
             elif inbound.kind == "call":
@@ -121,8 +123,8 @@ def process_envelope(envelope_id: str) -> str:
                 session.rollback()
                 logger.info("envelope %s was stored by another run", envelope_id)
                 return "done before"
-    finally:
-        sensitive.clear()
+        finally:
+            sensitive.clear()
     if inbound is not None:
         channel.acknowledge(inbound)
     for reply in replies:
@@ -167,22 +169,18 @@ def drain_intake(
     return len(taken)
 
 
-def _file_logged_call(envelope_id: uuid.UUID) -> str:
-    """File a call staff logged in the console (its envelope holds the form)."""
+def _file_logged_call(session: Session, envelope: InboundEnvelope) -> str:
+    """File a call staff logged in the console (its envelope, locked, holds the form)."""
     rt = runtime.current()
-    with rt.session() as session:
-        envelope = session.get_one(InboundEnvelope, envelope_id, with_for_update=True)
-        if envelope.processed_at is not None:
-            return "done before"
-        log = calls.CallLog.from_payload(open_envelope(envelope, rt.envelope_keys))
-        try:
-            sensitive.add([log.number or "", log.summary])
-            ticket = calls.log_call(session, rt.keys, envelope.id, log)
-        finally:
-            sensitive.clear()
-        envelope.outcome, envelope.processed_at = "stored", utcnow()
-        session.commit()
-    logger.info("envelope %s filed as a logged call on ticket %s", envelope_id, ticket.ref)
+    log = calls.CallLog.from_payload(open_envelope(envelope, rt.envelope_keys))
+    try:
+        sensitive.add([log.number or "", log.summary])
+        ticket = calls.log_call(session, rt.keys, envelope.id, log)
+    finally:
+        sensitive.clear()
+    envelope.outcome, envelope.processed_at = "stored", utcnow()
+    session.commit()
+    logger.info("envelope %s filed as a logged call on ticket %s", envelope.id, ticket.ref)
     return "stored"
 
 
