@@ -485,6 +485,21 @@ def worker(burst: bool) -> None:
             intake.join(timeout=30)  # let the envelope in hand finish; the rest go back
 
 
+@main.command()
+def purge() -> None:
+    """Apply the retention policy now: forget closed tickets' content after the period."""
+    from workers import jobs, runtime
+
+    settings = _settings()
+    redaction.install(settings.log_level)
+    runtime.configure(settings)
+    done = jobs.purge()
+    click.echo(
+        f"purged {done.tickets} closed tickets and {done.addresses} addresses"
+        f" (retention {settings.retention_days} days)"
+    )
+
+
 # --- the embedded default ----------------------------------------------------
 
 DEMO_ORG = "Demo Worker Voice Network"

@@ -236,6 +236,13 @@ class Ticket(Base):
             postgresql_include=["status", "language", "channel", "assignee_id"],
         ),
         Index("ix_tickets_assignee", "assignee_id", "status"),
+        # The retention policy's work: closed tickets whose content is still kept.
+        Index(
+            "ix_tickets_to_purge",
+            "closed_at",
+            postgresql_where=text("status = 'closed' AND content_purged_at IS NULL"),
+            sqlite_where=text("status = 'closed' AND content_purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -264,6 +271,8 @@ class Ticket(Base):
     # The latest validation's status (requested, validated, disputed, unvalidated), kept
     # here so the queue shows and filters it without a join.
     validation_status: Mapped[str | None] = mapped_column(String(16))
+    # When the retention policy forgot its content (VOICEDESK_RETENTION_DAYS after closing).
+    content_purged_at: Mapped[dt.datetime | None]
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     messages: Mapped[list[Message]] = relationship(

@@ -46,6 +46,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more, not {value}")
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -262,6 +269,8 @@ class Settings:
     )
     # After the first incident report, a follow-up is due every this many days.
     incident_follow_up_days: int = 14
+    # Days a closed ticket keeps its content before the retention policy forgets it.
+    retention_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -351,6 +360,7 @@ class Settings:
             round_counts_to=max(_int(env, "VOICEDESK_ROUND_COUNTS_TO", 5), 1),
             timeliness_bands=_bands(env),
             incident_follow_up_days=_int(env, "VOICEDESK_INCIDENT_FOLLOW_UP_DAYS", 14),
+            retention_days=_positive(env, "VOICEDESK_RETENTION_DAYS", 365),
         )
 
     def with_changes(self, **changes: object) -> Settings:

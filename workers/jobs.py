@@ -27,7 +27,7 @@ from intake import calls, conversation, delivery, tickets, validation
 from intake.conversation import ERASE
 from intake.db import utcnow
 from intake.envelopes import envelope_binding, open_envelope
-from intake.erasure import erase_worker
+from intake.erasure import Purged, erase_worker, purge_expired
 from intake.models import DeliveryStatus, InboundEnvelope, Message, Ticket, Worker
 from safeguards.redaction import sensitive
 from safeguards.vault import address_for
@@ -246,7 +246,8 @@ def send_outbound(message_id: str) -> str:
             message.failure_reason = reason[:300]
             message.next_attempt_at = None
             if message.purpose == ERASE:
-                erase_worker(session, rt.envelope_keys, worker)  # goodbye or not, erase
+                # Goodbye or not, erase.
+                erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
             session.commit()
             logger.warning("message %s failed: %s", message_id, reason)
             return "failed"
@@ -316,7 +317,8 @@ def send_outbound(message_id: str) -> str:
         message.next_attempt_at = None
         message.sent_at = utcnow()
         if message.purpose == ERASE:
-            erase_worker(session, rt.envelope_keys, worker)  # the goodbye is out: erase now
+            # The goodbye is out: erase now.
+            erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
         session.commit()
     logger.info("message %s sent to worker %s", message_id, worker.pseudonym)
     return "sent"
@@ -386,4 +388,24 @@ def sweep(older_than_seconds: int | None = None) -> int:
     queued += sum(rt.dispatcher.enqueue(job_for(purpose), str(i)) for i, purpose in replies)
     if queued:
         logger.info("sweeper queued %d envelopes and %d replies", len(envelopes), len(replies))
-    return queued + validation_rounds()
+    queued += validation_rounds()
+    purge(passes=1)  # a batch a pass keeps every pass short; `voicedesk purge` does all
+    return queued
+
+
+def purge(passes: int | None = None, now: dt.datetime | None = None) -> Purged:
+    """Apply the retention policy: batches until nothing is due, or `passes` batches."""
+    rt = runtime.current()
+    tickets_done = addresses = 0
+    while passes is None or passes > 0:
+        with rt.session() as session:
+            done = purge_expired(
+                session, rt.keys.content, rt.envelope_keys, rt.settings.retention_days, now
+            )
+            session.commit()
+        tickets_done, addresses = tickets_done + done.tickets, addresses + done.addresses
+        if done.tickets == 0:
+            break
+        if passes is not None:
+            passes -= 1
+    return Purged(tickets_done, addresses)

@@ -196,6 +196,7 @@ def _seed(desk: Desk) -> None:
     with _session(desk) as session:
         erase_worker(
             session,
+            desk.rt.keys.content,
             desk.rt.envelope_keys,
             session.scalars(select(Worker).where(Worker.pseudonym == _pseudonym(28))).one(),
         )
