@@ -95,6 +95,18 @@ class InboundMessage:
     event: str = "message"
     call: CallEvent | None = None
 
+    def __post_init__(self) -> None:
+        # The one place every channel's parse ends: what the rest of intake relies on.
+        # A call's recording callback is the one delivery that names no sender.
+        if not isinstance(self.address, str) or not (self.address or self.kind == "call"):
+            raise Malformed(f"a {self.channel} message names its sender")
+        if not isinstance(self.provider_message_id, str):
+            raise Malformed(f"a {self.channel} message has an id")
+        if self.text is not None and not isinstance(self.text, str):
+            raise Malformed(f"a {self.channel} message's text is text")
+        if self.language_hint is not None and not isinstance(self.language_hint, str):
+            raise Malformed(f"a {self.channel} message's language is text")
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -150,11 +162,32 @@ def load_json(payload: bytes) -> dict[str, Any]:
 
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nested deeper than Python's stack, which no provider sends.
         raise Malformed("body is not JSON") from exc
     if not isinstance(data, dict):
         raise Malformed("body is not a JSON object")
     return data
+
+
+# Readers for a provider's JSON: a field of the wrong type reads as absent, never raises.
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def string(value: Any) -> str | None:
+    """A non-empty string, or None."""
+    return value if isinstance(value, str) and value else None
+
+
+def ident(value: Any) -> str | None:
+    """An id as providers write them (a string or an integer, not a bool) as text, or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return string(value)
 
 
 class ChannelBase:

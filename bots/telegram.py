@@ -26,7 +26,10 @@ from bots.base import (
     Permanent,
     Retryable,
     Unreachable,
+    ident,
     load_json,
+    obj,
+    string,
 )
 from safeguards.passwords import same_secret
 
@@ -48,9 +51,31 @@ def _media_of(message: dict[str, Any]) -> tuple[MediaRef, ...]:
         item = message.get(kind)
         if kind == "photo" and isinstance(item, list) and item:
             item = item[-1]  # the largest size Telegram offers
-        if isinstance(item, dict) and isinstance(item.get("file_id"), str):
-            return (MediaRef(item["file_id"], kind, item.get("mime_type")),)
+        if isinstance(item, dict) and string(item.get("file_id")):
+            return (MediaRef(item["file_id"], kind, string(item.get("mime_type"))),)
     return ()
+
+
+def _private(chat: dict[str, Any]) -> bool:
+    """A chat with the worker alone (a chat that names no type is taken as one)."""
+    return bool(chat.get("type", "private") == "private")
+
+
+def _chat_id(chat: dict[str, Any]) -> str:
+    found = ident(chat.get("id"))
+    if found is None:
+        raise Malformed("a Telegram message has a chat")
+    return found
+
+
+def _moment(seconds: Any) -> dt.datetime | None:
+    """A Unix time from Telegram, or None when it is not one any calendar holds."""
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _send_error(exc: Exception) -> Exception:
@@ -101,18 +126,18 @@ class TelegramChannel(ChannelBase):
         message = update.get("message") or update.get("edited_message")
         if isinstance(message, dict):
             return self._parse_message(update, message, edited)
-        callback = update.get("callback_query")
-        if isinstance(callback, dict) and isinstance(callback.get("message"), dict):
-            chat = callback["message"].get("chat") or {}
-            if chat.get("type", "private") != "private":
+        callback = obj(update.get("callback_query"))
+        if isinstance(callback.get("message"), dict):
+            chat = obj(callback["message"].get("chat"))
+            if not _private(chat):
                 return None
             return InboundMessage(
                 channel=self.name,
-                provider_message_id=f"cb:{callback.get('id')}",
-                address=str(chat.get("id")),
+                provider_message_id=f"cb:{ident(callback.get('id'))}",
+                address=_chat_id(chat),
                 kind="text",
-                text=str(callback.get("data") or ""),
-                language_hint=(callback.get("from") or {}).get("language_code"),
+                text=string(callback.get("data")) or "",
+                language_hint=string(obj(callback.get("from")).get("language_code")),
             )
         member = update.get("my_chat_member")
         if isinstance(member, dict):
@@ -123,14 +148,14 @@ class TelegramChannel(ChannelBase):
         self, update: dict[str, Any], member: dict[str, Any]
     ) -> InboundMessage | None:
         """The worker blocked or unblocked the bot: stop or resume writing to them."""
-        chat = member.get("chat") or {}
-        status = (member.get("new_chat_member") or {}).get("status")
-        if chat.get("type", "private") != "private" or status not in {"kicked", "member"}:
+        chat = obj(member.get("chat"))
+        status = obj(member.get("new_chat_member")).get("status")
+        if not _private(chat) or status not in ("kicked", "member"):
             return None
         return InboundMessage(
             channel=self.name,
             provider_message_id=f"member:{update['update_id']}",
-            address=str(chat.get("id")),
+            address=_chat_id(chat),
             kind="event",
             event="opt_out" if status == "kicked" else "opt_in",
         )
@@ -138,10 +163,8 @@ class TelegramChannel(ChannelBase):
     def _parse_message(
         self, update: dict[str, Any], message: dict[str, Any], edited: bool
     ) -> InboundMessage | None:
-        chat = message.get("chat")
-        if not isinstance(chat, dict) or "id" not in chat:
-            raise Malformed("a Telegram message has a chat")
-        if chat.get("type", "private") != "private":
+        chat = obj(message.get("chat"))
+        if not _private(chat):
             # Never answer in a group: others would see the worker talk to us.
             return None
         kind = (
@@ -149,17 +172,18 @@ class TelegramChannel(ChannelBase):
             if "text" in message
             else next((k for k in _MEDIA_KINDS if k in message), "other")
         )
-        text = message.get("text") or message.get("caption")
+        text = string(message.get("text")) or string(message.get("caption"))
         sent = message.get("edit_date") if edited else message.get("date")
+        message_id = ident(message.get("message_id"))
         return InboundMessage(
             channel=self.name,
-            provider_message_id=str(message.get("message_id", update["update_id"])),
-            address=str(chat["id"]),
+            provider_message_id=message_id or str(update["update_id"]),
+            address=_chat_id(chat),
             kind="edit" if edited else kind,
-            text=text if isinstance(text, str) else None,
-            language_hint=(message.get("from") or {}).get("language_code"),
-            sent_at=dt.datetime.fromtimestamp(sent, dt.UTC) if isinstance(sent, int) else None,
-            edit_of=str(message.get("message_id")) if edited else None,
+            text=text,
+            language_hint=string(obj(message.get("from")).get("language_code")),
+            sent_at=_moment(sent),
+            edit_of=message_id if edited else None,
             media=_media_of(message),
         )
 

@@ -72,6 +72,22 @@ def _fields(payload: bytes) -> tuple[tuple[str, str], ...]:
         raise Malformed("a Twilio callback is form-encoded UTF-8") from exc
 
 
+# Twilio sends at most 10 files with one message.
+MAX_MEDIA = 10
+
+
+def _count(raw: str | None) -> int | None:
+    """A count as Twilio writes it (ASCII digits), or None: "³" and "١" are digits to Python."""
+    if raw is None or not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def _media_count(raw: str | None) -> int:
+    """NumMedia, at most MAX_MEDIA; 0 when it is not a count."""
+    return min(_count(raw) or 0, MAX_MEDIA)
+
+
 def _candidate_urls(headers: Mapping[str, str], url: str) -> list[str]:
     """The URLs Twilio may have signed: ours, and the one a proxy says it forwarded."""
     urls = [url]
@@ -173,7 +189,7 @@ class TwilioMessaging(TwilioSigned):
         fields = form(payload)
         # A pressed quick-reply button (WhatsApp) sends its payload: the option's number.
         body = fields.get("ButtonPayload") or fields.get("Body") or None
-        count = int(fields.get("NumMedia") or 0)
+        count = _media_count(fields.get("NumMedia"))
         media = tuple(
             MediaRef(
                 fields[f"MediaUrl{i}"],
@@ -217,7 +233,7 @@ class TwilioMessaging(TwilioSigned):
             provider_message_id=sid,
             status=_STATUS[status],
             error=error,
-            unreachable=bool(code and code.isdigit() and int(code) in UNREACHABLE_CODES),
+            unreachable=_count(code) in UNREACHABLE_CODES,
         )
 
     def _sender(self) -> dict[str, str]:
@@ -316,7 +332,7 @@ class TwilioVoice(TwilioSigned):
                 answered=(fields.get("DialCallStatus") == "completed")
                 if step == "dial_result"
                 else None,
-                duration_seconds=int(duration) if duration and duration.isdigit() else None,
+                duration_seconds=_count(duration),
             ),
         )
 

@@ -23,7 +23,10 @@ from bots.base import (
     Retryable,
     StatusUpdate,
     Unreachable,
+    ident,
     load_json,
+    obj,
+    string,
 )
 from bots.http import download, raise_for_send
 from intake.settings import ViberSettings
@@ -81,7 +84,7 @@ class ViberChannel(ChannelBase):
 
     def envelope_key(self, payload: bytes) -> str:
         data = self._event(payload)
-        token = data.get("message_token")
+        token = ident(data.get("message_token"))
         if token is None:
             raise Malformed("a Viber callback has a message_token")
         return f"{data['event']}:{token}"
@@ -109,52 +112,53 @@ class ViberChannel(ChannelBase):
         if status is None:
             return None
         return StatusUpdate(
-            provider_message_id=str(data.get("message_token")),
+            provider_message_id=str(ident(data.get("message_token"))),
             status=status,
-            error=data.get("desc") if status == "failed" else None,
+            error=string(data.get("desc")) if status == "failed" else None,
         )
 
     def parse(self, payload: bytes) -> InboundMessage | None:
         data = self._event(payload)
         event = data["event"]
-        token = str(data.get("message_token"))
-        if event == "unsubscribed" and data.get("user_id"):
+        token = str(ident(data.get("message_token")))
+        if event == "unsubscribed" and ident(data.get("user_id")):
             return InboundMessage(
                 channel=self.name,
                 provider_message_id=token,
-                address=str(data["user_id"]),
+                address=str(ident(data["user_id"])),
                 kind="event",
                 event="opt_out",
             )
-        if event == "subscribed" and isinstance(data.get("user"), dict):
+        subscriber = ident(obj(data.get("user")).get("id"))
+        if event == "subscribed" and subscriber:
             return InboundMessage(
                 channel=self.name,
                 provider_message_id=token,
-                address=str(data["user"]["id"]),
+                address=subscriber,
                 kind="event",
                 event="opt_in",
             )
         if event != "message":
             return None
-        sender = data.get("sender")
+        sender = obj(data.get("sender"))
         message = data.get("message")
-        if not isinstance(sender, dict) or not isinstance(message, dict) or "id" not in sender:
+        address = ident(sender.get("id"))
+        if address is None or not isinstance(message, dict):
             raise Malformed("a Viber message has a sender and a message")
         kind = _KINDS.get(str(message.get("type")), "other")
         # A shared link arrives as type "url" with the link in "media".
-        text = (
-            (message.get("text") or message.get("media")) if kind == "text" else message.get("text")
-        )
+        media_link = string(message.get("media"))
+        text = string(message.get("text"))
         media: tuple[MediaRef, ...] = ()
-        if kind in {"photo", "video", "document"} and isinstance(message.get("media"), str):
-            media = (MediaRef(message["media"], kind, None),)
+        if kind in {"photo", "video", "document"} and media_link:
+            media = (MediaRef(media_link, kind, None),)
         return InboundMessage(
             channel=self.name,
             provider_message_id=token,
-            address=str(sender["id"]),
+            address=address,
             kind=kind,
-            text=text if isinstance(text, str) else None,
-            language_hint=sender.get("language"),
+            text=(text or media_link) if kind == "text" else text,
+            language_hint=string(sender.get("language")),
             media=media,
         )
 

@@ -86,7 +86,7 @@ def _conditions(user: User, filters: QueueFilters, now: dt.datetime) -> list:  #
         conditions.append(Ticket.assignee_id == user.id)
     elif filters.assignee == "none":
         conditions.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
+    elif filters.assignee and filters.assignee.isascii() and filters.assignee.isdigit():
         conditions.append(Ticket.assignee_id == int(filters.assignee))
     if filters.age in AGES:
         conditions.append(Ticket.created_at < now - dt.timedelta(days=AGES[filters.age]))
