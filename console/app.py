@@ -14,6 +14,7 @@ from bots.registry import build_channels
 from intake.db import make_engine, make_sessionmaker
 from intake.settings import Settings
 from safeguards import keys as keyfiles
+from safeguards.keycheck import check_keys
 from translations.i18n import CONSOLE_DOMAIN, translations_for
 from workers.queue import Dispatcher, RQDispatcher
 
@@ -49,6 +50,13 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
     )
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
+    content = keyfiles.load_content_ring(settings)
+    try:
+        with sessions() as session:
+            check_keys(session, [content])  # a wrong key fails here, before any request
+    except BaseException:
+        engine.dispose()
+        raise
     # Webhooks write through an engine of their own: each envelope is one INSERT in
     # autocommit (durable when it returns, one round trip), and no ping before each
     # use: a connection lost to a database restart fails one delivery with 503 (the
@@ -64,7 +72,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
         "hook_engine": hook_engine,
         "sessions": sessions,
         "dispatcher": dispatcher,
-        "content": keyfiles.load_content_ring(settings),
+        "content": content,
         # Webhooks verify and parse here; sending happens only in worker processes.
         "channels": build_channels(settings),
     }

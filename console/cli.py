@@ -29,6 +29,7 @@ from intake.schema import upgrade
 from intake.settings import Settings, SettingsError
 from safeguards import audit, redaction
 from safeguards import keys as keyfiles
+from safeguards.keycheck import WrongKey, check_keys
 from safeguards.passwords import hash_password, new_token, token_hash
 from safeguards.sealing import EnvelopeKeys
 
@@ -63,7 +64,17 @@ def init_database(settings: Settings) -> None:
     engine.dispose()
 
 
-@click.group()
+class _Group(click.Group):
+    """Every command: a wrong or missing key ends it with the reason, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (WrongKey, keyfiles.KeyConfigError) as exc:
+            raise click.ClickException(f"refusing to start: {exc}") from exc
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Worker Voice Desk: intake bot and caseworker console."""
     redaction.install()
@@ -235,6 +246,7 @@ def keys_rotate() -> None:
     _say(f"new content key {new_content}, new vault key {new_vault}")
     envelopes = EnvelopeKeys(vault)
     with _session(settings) as session:
+        check_keys(session, [content, vault])  # the new keys' check values, before use
         publish_envelope_keys(session, envelopes)
         audit.record(
             session,

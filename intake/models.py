@@ -191,6 +191,17 @@ class EnvelopeKey(Base):
     created_at: Mapped[timestamp]
 
 
+class KeyCheck(Base):
+    """A key's check value (safeguards/keycheck.py): tells a wrong key at start, nothing more."""
+
+    __tablename__ = "key_checks"
+
+    ring: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check: Mapped[bytes] = mapped_column(LargeBinary())
+    created_at: Mapped[timestamp]
+
+
 class InboundEnvelope(Base):
     """One provider delivery, exactly as received, sealed; the webhook's only write."""
 

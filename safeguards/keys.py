@@ -88,11 +88,15 @@ def key_files(settings: Settings) -> KeyFiles:
 
 
 def _ring(name: str, value: str | None, path: Path | None) -> KeyRing:
-    if value:
-        return KeyRing(name, value)
-    if path is None or not path.exists():
+    if not value and (path is None or not path.exists()):
         raise KeyConfigError(f"{name}: no key ring at {path}; run `voicedesk init` first")
-    return KeyRing.from_file(name, path)
+    try:
+        if value:
+            return KeyRing(name, value)
+        assert path is not None  # checked above
+        return KeyRing.from_file(name, path)
+    except ValueError as exc:  # a ring that does not parse: name it, never show it
+        raise KeyConfigError(str(exc)) from None
 
 
 def load_content_ring(settings: Settings) -> KeyRing:

@@ -16,6 +16,7 @@ from intake.models import Direction
 from intake.settings import Settings
 from intake.simulator import record_line
 from safeguards import keys as keyfiles
+from safeguards.keycheck import check_keys
 from safeguards.sealing import EnvelopeKeys
 from workers.queue import Dispatcher, InlineDispatcher, RQDispatcher
 from workers.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -35,6 +36,12 @@ class Runtime:
             vault=keyfiles.load_vault_ring(settings),
             pepper=keyfiles.load_pepper(settings),
         )
+        try:
+            with self.session() as session:
+                check_keys(session, [self.keys.content, self.keys.vault], self.keys.pepper)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.envelope_keys = EnvelopeKeys(self.keys.vault)
         self.channels: dict[str, Channel] = build_channels(settings, self.record_simulator_reply)
         if dispatcher is None:

@@ -107,7 +107,7 @@ def redis_url() -> Iterator[str]:
 
 TABLES = (
     "messages, tickets, vault_entries, workers, inbound_envelopes, envelope_keys, api_tokens, "
-    "users, organisations, simulator_lines, audit_log, businesses"
+    "users, organisations, simulator_lines, audit_log, businesses, key_checks"
 )
 
 
