@@ -102,6 +102,7 @@ class InboundMessage:
             raise Malformed(f"a {self.channel} message names its sender")
         if not isinstance(self.provider_message_id, str):
             raise Malformed(f"a {self.channel} message has an id")
+        provider_id(self.provider_message_id, f"a {self.channel} message's id")
         if self.text is not None and not isinstance(self.text, str):
             raise Malformed(f"a {self.channel} message's text is text")
         if self.language_hint is not None and not isinstance(self.language_hint, str):
@@ -168,6 +169,21 @@ def load_json(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Malformed("body is not a JSON object")
     return data
+
+
+# The longest provider id the database keeps (messages and envelopes, VARCHAR(128)).
+MAX_PROVIDER_ID = 128
+
+
+def provider_id(value: str, what: str, most: int = MAX_PROVIDER_ID) -> str:
+    """An id a provider gave, as the database can keep it: 1 to `most` characters, no NUL.
+
+    PostgreSQL refuses NUL in text and values over a column's length; refused there, a
+    delivery would answer 503 and its provider would retry it for days.
+    """
+    if not value or len(value) > most or "\x00" in value:
+        raise Malformed(f"{what} is 1 to {most} characters")
+    return value
 
 
 # Readers for a provider's JSON: a field of the wrong type reads as absent, never raises.

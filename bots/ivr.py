@@ -9,6 +9,7 @@ operator adds them the spoken fallback is English.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
@@ -83,6 +84,9 @@ def in_hours(hotline: HotlineSettings, now: dt.datetime) -> bool:
     return start <= local < end if start <= end else (local >= start or local < end)
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
 def connect_or_record(
     hotline: HotlineSettings,
     language: str | None,
@@ -92,8 +96,13 @@ def connect_or_record(
     voicemail_url: str,
     recording_url: str,
 ) -> str:
-    """Ring the on-duty staff in hours; otherwise, or with nobody on duty, record."""
-    if hotline.numbers and in_hours(hotline, now):
+    """Ring the on-duty staff in hours; otherwise, or with nobody on duty, record.
+
+    Staff's phones show the hotline's number (Twilio's To), never the caller's: a To
+    that is not an E.164 number cannot be shown, so the caller leaves a message instead.
+    """
+    shown = hotline_number if hotline_number and _E164.fullmatch(hotline_number) else None
+    if hotline.numbers and in_hours(hotline, now) and shown:
         response = VoiceResponse()
         _say(response, hotline, language or "en", "connecting")
         # Staff see the hotline's number, never the caller's.
@@ -101,7 +110,7 @@ def connect_or_record(
             action=dial_result_url,
             method="POST",
             timeout=hotline.ring_seconds,
-            caller_id=hotline_number,
+            caller_id=shown,
         )
         for number in hotline.numbers:
             dial.number(number)

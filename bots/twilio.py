@@ -36,6 +36,7 @@ from bots.base import (
     Retryable,
     StatusUpdate,
     Unreachable,
+    provider_id,
 )
 from bots.http import RETRYABLE_STATUS, download, retry_after_seconds
 from intake.settings import TwilioSettings
@@ -72,15 +73,21 @@ def _fields(payload: bytes) -> tuple[tuple[str, str], ...]:
         raise Malformed("a Twilio callback is form-encoded UTF-8") from exc
 
 
+# Twilio ends every call after 4 hours.
+MAX_CALL_SECONDS = 4 * 3600
 # Twilio sends at most 10 files with one message.
 MAX_MEDIA = 10
 
 
-def _count(raw: str | None) -> int | None:
-    """A count as Twilio writes it (ASCII digits), or None: "³" and "١" are digits to Python."""
-    if raw is None or not raw.isascii() or not raw.isdigit():
+def _count(raw: str | None, most: int = 2**31 - 1) -> int | None:
+    """A count as Twilio writes it (ASCII digits, at most `most`), or None.
+
+    "³" and "١" are digits to Python, and 99999999999 fits no database integer.
+    """
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         return None
-    return int(raw)
+    value = int(raw)
+    return value if value <= most else None
 
 
 def _media_count(raw: str | None) -> int:
@@ -308,6 +315,7 @@ class TwilioVoice(TwilioSigned):
         # Twilio's recording callback carries no From; every other step does.
         if not call_sid or not step or (step != "recording" and not fields.get("From")):
             raise Malformed("a Twilio voice callback has a CallSid and a From")
+        provider_id(call_sid, "a CallSid", most=64)  # calls.provider_call_id
         return f"{call_sid}:{step}:{fields.get('RecordingSid', '')}"
 
     def parse(self, payload: bytes) -> InboundMessage | None:
@@ -332,7 +340,7 @@ class TwilioVoice(TwilioSigned):
                 answered=(fields.get("DialCallStatus") == "completed")
                 if step == "dial_result"
                 else None,
-                duration_seconds=_count(duration),
+                duration_seconds=_count(duration, most=MAX_CALL_SECONDS),
             ),
         )
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from bots import ivr
-from bots.base import Forbidden, Malformed
+from bots.base import Forbidden, Malformed, provider_id
 from bots.twilio import form, with_step
 from console.auth import public
 from console.context import channels, db, dispatcher, settings
@@ -117,7 +117,10 @@ def accept(
             raise Malformed("not a delivery status callback")
         reply = None if update else channel.instant_reply(body)
         key = None if update or reply is not None else channel.envelope_key(body)
+        if update is not None:
+            provider_id(update.provider_message_id, "a status callback's message id")
         if key is not None:
+            provider_id(key, f"a {channel_name} delivery's id")
             channel.parse(body)  # a payload the worker job could not read is refused now
     except Malformed as exc:
         return error(400, "malformed", str(exc))
@@ -190,7 +193,7 @@ def _voice_step(
         language = ivr.language_of_digit(form(body).get("Digits"))
     stepped = with_step(body, step, language)
     try:
-        key = channel.envelope_key(stepped)
+        key = provider_id(channel.envelope_key(stepped), "a hotline callback's id")
     except Malformed as exc:
         return error(400, "malformed", str(exc))
     response, status = _store("voice", key, stepped)

@@ -118,3 +118,35 @@ def test_the_hotline_reads_or_refuses_every_callback(step: str) -> None:
         _read(CHANNELS["voice"], with_step(body, step, "my"))
 
     reads_or_refuses()
+
+
+# What the generated cases found, kept as they were found (each raised before its fix).
+FOUND = [
+    ("telegram", b'{"update_id":1,"my_chat_member":{"chat":{"id":1,"type":"private"},'
+                 b'"new_chat_member":{"status":[]}}}'),
+    ("telegram", b'{"update_id":2,"message":{"chat":{"id":3},"from":"x","text":"hi"}}'),
+    ("telegram", b'{"update_id":3,"message":{"chat":{"id":3},"date":100000000000000000000}}'),
+    ("telegram", b'{"update_id":4,"callback_query":{"message":{"chat":[]},"from":1}}'),
+    ("telegram", b'{"update_id":5,"message":{"chat":{"id":3},"message_id":"' + b"9" * 300 + b'"}}'),
+    ("telegram", b'{"message":' * 100_000 + b"1" + b"}" * 100_000),
+    ("viber", b'{"event":"failed","message_token":1,"desc":[]}'),
+    ("viber", b'{"event":"subscribed","message_token":1,"user":{}}'),
+    ("viber", b'{"event":"message","message_token":1,"sender":{"id":[]},"message":{}}'),
+    ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=+"),
+    ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=99999999999&MediaUrl0=x"),
+    ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=%C2%B3"),
+    ("sms", b"MessageSid=SM1&MessageStatus=failed&ErrorCode=%C2%B3"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "body"), FOUND)
+def test_what_the_generated_cases_found_is_read_or_refused(name: str, body: bytes) -> None:
+    _read(CHANNELS[name], body)
+
+
+def test_a_call_longer_than_twilio_allows_has_no_duration() -> None:
+    body = with_step(b"CallSid=CA1&From=%2B959123&CallDuration=99999999999", "ended", None)
+    inbound = CHANNELS["voice"].parse(body)
+    assert inbound is not None
+    assert inbound.call is not None
+    assert inbound.call.duration_seconds is None
