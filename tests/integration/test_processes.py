@@ -13,18 +13,24 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import psycopg
 import pytest
 
 from translations.scripts import detect_language
 
+from integration.conftest import PUBLIC_BASE
 from integration.test_telegram_intake import SECOND, WORKERS
 from support.builders import as_body, telegram_update
 from support.services import free_port, redis_values
 from support.telegram_stub import TelegramStub
+from support.twilio_stub import sign
+from support.viber_stub import viber_signature
 
 CLI = [sys.executable, "-c", "from console.cli import main; main()"]
 
@@ -168,3 +174,107 @@ def test_serve_and_worker_turn_telegram_messages_into_tickets_and_leak_nothing(
         assert secret_value not in dump, secret_value.decode()
         assert not any(secret_value in value for value in in_redis), secret_value.decode()
         assert secret_value not in log_text, secret_value.decode()
+
+
+def _raw_http(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+def test_canaries_sent_through_every_channel_are_nowhere_in_plaintext(
+    served: tuple[str, dict[str, str], Path],
+    database_url: str,
+    product_env: dict[str, str],
+) -> None:
+    """Unique texts and addresses through Telegram, WhatsApp, SMS, Viber and the hotline,
+    and through refused requests (forged, malformed, oversize): then the dump, Redis, every
+    log line and every answer the product gave are searched for them."""
+    base, env, logs = served
+    _run(env, "org", "create", "Bangkok Workers Centre", "--languages", "my,km,ne,th",
+         log=logs / "cli.log")  # fmt: skip
+    tag = uuid.uuid4().hex[:10]
+    canary = {
+        "telegram": (str(7_300_000_000 + int(tag[:6], 16)), f"Canary-TG-{tag} ဆရာ"),
+        "whatsapp": (f"+6681{int(tag[:6], 16) % 10_000_000:07d}", f"Canary-WA-{tag} นายจ้าง"),
+        "sms": (f"+9779{int(tag[4:], 16) % 100_000_000:08d}", f"Canary-SMS-{tag} तलब"),
+        "viber": (f"CanaryViber{tag}==", f"Canary-VB-{tag} ប្រាក់"),
+        "voice": (f"+9591{int(tag[2:8], 16) % 10_000_000:07d}", None),
+    }
+    answers: list[bytes] = []
+
+    def post(path: str, body: bytes, headers: dict[str, str], expect: int) -> None:
+        status, answer = _raw_http(base + path, body, headers)
+        assert status == expect, (path, status, answer[:200])
+        answers.append(answer)
+
+    chat, text = canary["telegram"]
+    telegram_headers = {
+        "Content-Type": "application/json",
+        "X-Telegram-Bot-Api-Secret-Token": product_env["TELEGRAM_WEBHOOK_SECRET"],
+    }
+    post("/hooks/telegram", as_body(telegram_update(int(chat), text)), telegram_headers, 200)
+    for name, sid in (("whatsapp", "SM" + tag * 3 + "aa"), ("sms", "SM" + tag * 3 + "bb")):
+        number, text = canary[name]
+        sender = f"whatsapp:{number}" if name == "whatsapp" else number
+        form = {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": text}
+        body = urlencode(form).encode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(PUBLIC_BASE + "/hooks/twilio/messaging", form),
+        }
+        post("/hooks/twilio/messaging", body, headers, 200)
+    user, text = canary["viber"]
+    viber = as_body({
+        "event": "message", "timestamp": 1764000000000, "message_token": int(tag[:8], 16),
+        "sender": {"id": user, "name": "W", "language": "km"},
+        "message": {"type": "text", "text": text},
+    })  # fmt: skip
+    post("/hooks/viber", viber, {"X-Viber-Content-Signature": viber_signature(viber)}, 200)
+    caller = canary["voice"][0]
+    call = {"CallSid": "CA" + tag * 3 + "cc", "From": caller, "To": "+15005550006"}
+    post(
+        "/hooks/twilio/voice",
+        urlencode(call).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded",
+         "X-Twilio-Signature": sign(PUBLIC_BASE + "/hooks/twilio/voice", call)},
+        200,
+    )  # fmt: skip
+
+    # Refused requests carry canaries too: forged, malformed, oversize.
+    forged = as_body(telegram_update(int(chat), f"Forged-{tag}"))
+    post("/hooks/telegram", forged, {**telegram_headers, "X-Telegram-Bot-Api-Secret-Token": "x"},
+         403)  # fmt: skip
+    post("/hooks/telegram", f'{{"update_id": "Malformed-{tag}'.encode(), telegram_headers, 400)
+    huge = (f"Oversize-{tag}" * 100_000).encode()
+    post("/hooks/telegram", huge, telegram_headers, 413)
+
+    _run(env, "worker", "--burst", log=logs / "worker.log")
+    assert _count(database_url, "SELECT count(*) FROM tickets") == 5
+
+    needles = [f"{kind}-{tag}".encode() for kind in ("Forged", "Malformed", "Oversize")]
+    for address, said in canary.values():
+        needles += [address.encode(), address.lstrip("+").encode()]
+        if said is not None:
+            needles += [said.encode(), said.split()[0].encode()]
+    dump = subprocess.run(
+        ["pg_dump", "--no-owner", database_url], capture_output=True, check=True, timeout=120
+    ).stdout
+    in_redis = list(redis_values(product_env["REDIS_URL"]))
+    log_text = b"".join(path.read_bytes() for path in logs.iterdir())
+    for needle in needles:
+        assert needle not in dump, needle.decode()
+        assert not any(needle in value for value in in_redis), needle.decode()
+        assert needle not in log_text, needle.decode()
+        assert not any(needle in answer for answer in answers), needle.decode()
+
+
+def _count(database_url: str, query: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
