@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from bots.base import InboundMessage
 from intake import tickets, validation
 from intake.db import utcnow
 from intake.delivery import set_reachable, set_unreachable
-from intake.models import Direction, Message, Ticket, Worker
+from intake.models import Direction, Message, Task, Ticket, Worker
 from intake.routing import open_routed_ticket, route_by_language_once_known
 from safeguards.pseudonyms import pseudonym_for
 from safeguards.sealing import KeyRing
@@ -25,6 +26,8 @@ from translations.words import command_of, yes_or_no
 
 logger = logging.getLogger(__name__)
 
+# The open task that tells staff a worker's messages came faster than the bot answers.
+FLOODED = "flooded"
 AWAITING_LANGUAGE = "language"
 AWAITING_ERASE = "erase"
 # The purpose of the bot's last message before erasure: the send job erases after it.
@@ -72,12 +75,18 @@ def _chosen_language(worker: Worker, text: str | None) -> str | None:
 
 
 def receive(
-    session: Session, keys: IntakeKeys, inbound: InboundMessage, envelope_id: uuid.UUID
+    session: Session,
+    keys: IntakeKeys,
+    inbound: InboundMessage,
+    envelope_id: uuid.UUID,
+    flood_per_minute: int = 20,
 ) -> Received:
     """Take one inbound message into its worker's ticket; return it and the replies to send.
 
     The caller commits; the replies are queued messages to hand to the sender then.
-    A worker who opts out gets no reply at all, and nothing more on that channel.
+    A worker who opts out gets no reply at all, and nothing more on that channel. A
+    worker who sends more than `flood_per_minute` messages in a minute has every one
+    kept, gets no reply until they slow down, and the ticket shows staff why.
     """
     worker = worker_for(
         session, pseudonym_for(keys.pepper, inbound.channel, inbound.address), inbound.channel
@@ -127,6 +136,8 @@ def receive(
     session.flush()  # the unique envelope id makes a second run of this job fail here
     if inbound.event == "opt_out":
         return Received(message, [])
+    if not is_new and _flooding(session, ticket, flood_per_minute):
+        return Received(message, [])
 
     text_out, options, purpose = _reply(
         session, worker, ticket, text, awaiting, chosen, is_new, language_was_known
@@ -142,6 +153,30 @@ def receive(
         purpose=purpose,
     )
     return Received(message, [outbound])
+
+
+def _flooding(session: Session, ticket: Ticket, most: int) -> bool:
+    """More than `most` messages from the worker in the last minute (flagged to staff once)."""
+    recent = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.ticket_id == ticket.id,
+            Message.direction == Direction.IN.value,
+            Message.created_at >= utcnow() - dt.timedelta(minutes=1),
+        )
+    )
+    if (recent or 0) <= most:
+        return False
+    flagged = session.scalar(
+        select(Task.id).where(
+            Task.ticket_id == ticket.id, Task.kind == FLOODED, Task.done_at.is_(None)
+        )
+    )
+    if flagged is None:
+        session.add(Task(ticket_id=ticket.id, kind=FLOODED, created_at=utcnow()))
+        logger.warning("ticket %s: over %d messages a minute; replies paused", ticket.ref, most)
+    return True
 
 
 def _reply(

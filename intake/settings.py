@@ -271,6 +271,8 @@ class Settings:
     incident_follow_up_days: int = 14
     # Days a closed ticket keeps its content before the retention policy forgets it.
     retention_days: int = 365
+    # Messages from one worker in a minute past which the bot stops answering them.
+    flood_per_minute: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -361,6 +363,7 @@ class Settings:
             timeliness_bands=_bands(env),
             incident_follow_up_days=_int(env, "VOICEDESK_INCIDENT_FOLLOW_UP_DAYS", 14),
             retention_days=_positive(env, "VOICEDESK_RETENTION_DAYS", 365),
+            flood_per_minute=_positive(env, "VOICEDESK_FLOOD_PER_MINUTE", 20),
         )
 
     def with_changes(self, **changes: object) -> Settings:

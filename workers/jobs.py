@@ -104,7 +104,9 @@ def process_envelope(envelope_id: str) -> str:
                 calls.receive(session, rt.keys, inbound, media)
                 envelope.outcome = "stored"
             else:
-                received = conversation.receive(session, rt.keys, inbound, envelope.id)
+                received = conversation.receive(
+                    session, rt.keys, inbound, envelope.id, rt.settings.flood_per_minute
+                )
                 if received.message is not None:
                     for item in media:
                         tickets.attach(session, rt.keys.content, received.message, item)
