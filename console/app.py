@@ -14,7 +14,7 @@ from bots.registry import build_channels
 from intake.db import make_engine, make_sessionmaker
 from intake.settings import Settings
 from safeguards import keys as keyfiles
-from safeguards.keycheck import check_keys
+from safeguards.keycheck import check_keys_at_start
 from translations.i18n import CONSOLE_DOMAIN, translations_for
 from workers.queue import Dispatcher, RQDispatcher
 
@@ -52,8 +52,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Flas
     sessions = make_sessionmaker(engine)
     content = keyfiles.load_content_ring(settings)
     try:
-        with sessions() as session:
-            check_keys(session, [content])  # a wrong key fails here, before any request
+        check_keys_at_start(sessions, [content])  # a wrong key fails here, before any request
     except BaseException:
         engine.dispose()
         raise

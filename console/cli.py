@@ -454,6 +454,7 @@ def _intake_loop(stop: threading.Event) -> None:
 @click.option("--burst", is_flag=True, help="stop when the queues are empty (for tests and cron)")
 def worker(burst: bool) -> None:
     """Process jobs from Redis (an rq worker on every queue) and run the outbox sweeper."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
@@ -485,12 +486,23 @@ def worker(burst: bool) -> None:
         jobs.sweep()
         while jobs.drain_intake(wait=0):
             pass
-    rq_worker = SimpleWorker(
-        rt.dispatcher.queues(), connection=rt.dispatcher.connection, serializer=JSONSerializer
-    )
     try:
-        # The scheduler moves delayed retries (backoff, rate limits) onto the queues.
-        rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
+        while True:
+            rq_worker = SimpleWorker(
+                rt.dispatcher.queues(), connection=rt.dispatcher.connection,
+                serializer=JSONSerializer,
+            )  # fmt: skip
+            try:
+                # The scheduler moves delayed retries (backoff, rate limits) onto the queues.
+                rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
+                break
+            except RedisConnectionError:
+                # rq gives up on a Redis that went away mid-job; we wait for it. A job it
+                # was running is queued again by the sweeper (its message is still queued).
+                if burst:
+                    raise
+                logger.warning("Redis unreachable; the worker starts again in 5 s")
+                time.sleep(5)
     finally:
         stop.set()
         if intake.is_alive():

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from intake.models import KeyCheck
@@ -45,6 +46,18 @@ def _held(rings: list[KeyRing], pepper: bytes | None) -> dict[tuple[str, str], b
     if pepper is not None:
         held[(PEPPER, PEPPER)] = check_value(pepper)
     return held
+
+
+def check_keys_at_start(
+    sessions: Callable[[], Session], rings: list[KeyRing], pepper: bytes | None = None
+) -> None:
+    """`check_keys`, unless the database is down: a web process must still start and answer
+    503 so providers retry (the check runs at the next start that reaches the database)."""
+    try:
+        with sessions() as session:
+            check_keys(session, rings, pepper)
+    except OperationalError:
+        logger.warning("database unreachable at start: keys not checked against it")
 
 
 def check_keys(session: Session, rings: list[KeyRing], pepper: bytes | None = None) -> None:

@@ -16,7 +16,7 @@ from intake.models import Direction
 from intake.settings import Settings
 from intake.simulator import record_line
 from safeguards import keys as keyfiles
-from safeguards.keycheck import check_keys
+from safeguards.keycheck import check_keys_at_start
 from safeguards.sealing import EnvelopeKeys
 from workers.queue import Dispatcher, InlineDispatcher, RQDispatcher
 from workers.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -37,8 +37,9 @@ class Runtime:
             pepper=keyfiles.load_pepper(settings),
         )
         try:
-            with self.session() as session:
-                check_keys(session, [self.keys.content, self.keys.vault], self.keys.pepper)
+            check_keys_at_start(
+                self._sessions, [self.keys.content, self.keys.vault], self.keys.pepper
+            )
         except BaseException:
             self.engine.dispose()
             raise
