@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -439,6 +440,44 @@ def _sweeper_loop(stop: threading.Event, interval: int) -> None:
             logger.exception("sweeper pass failed; trying again next interval")
 
 
+def _scheduler_loop(stop: threading.Event) -> None:
+    """Move delayed jobs (retries with backoff, rate-limited sends) onto their queues.
+
+    rq's own scheduler runs in a forked child process, which outlives a worker killed
+    with SIGKILL and keeps the worker's database sockets open: PostgreSQL then saw the
+    dead worker's transaction as merely idle and kept its row locks, and every other
+    worker waited on them. A thread dies with its process. One scheduler across all
+    workers holds each queue's lock (it expires a minute after its holder dies), and
+    every thread tries for it each pass, not every ten minutes as rq's would.
+    """
+    from rq.scheduler import RQScheduler
+    from rq.serializers import JSONSerializer
+
+    from workers import runtime
+
+    dispatcher = runtime.current().dispatcher
+    queues = dispatcher.queues()  # type: ignore[attr-defined]
+    every = {queue.name for queue in queues}
+    scheduler = RQScheduler(
+        queues,
+        connection=dispatcher.connection,  # type: ignore[attr-defined]
+        serializer=JSONSerializer,
+    )
+    try:
+        while not stop.wait(1):
+            try:
+                if scheduler.acquired_locks != every:
+                    scheduler.acquire_locks()
+                if scheduler.acquired_locks:
+                    scheduler.heartbeat()
+                    scheduler.enqueue_scheduled_jobs()
+            except Exception:
+                logger.exception("scheduler pass failed; trying again")
+    finally:
+        with contextlib.suppress(Exception):
+            scheduler.release_locks()
+
+
 def _intake_loop(stop: threading.Event) -> None:
     from workers import jobs
 
@@ -480,6 +519,7 @@ def worker(burst: bool) -> None:
         threading.Thread(
             target=_sweeper_loop, args=(stop, settings.sweep_interval_seconds), daemon=True
         ).start()
+        threading.Thread(target=_scheduler_loop, args=(stop,), name="scheduler").start()
         # What workers sent is drained beside rq's jobs (replies and prompts).
         intake.start()
     else:
@@ -493,8 +533,8 @@ def worker(burst: bool) -> None:
                 serializer=JSONSerializer,
             )  # fmt: skip
             try:
-                # The scheduler moves delayed retries (backoff, rate limits) onto the queues.
-                rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
+                # Delayed jobs: a burst run moves what is due itself; otherwise a thread does.
+                rq_worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=burst)
                 break
             except RedisConnectionError:
                 # rq gives up on a Redis that went away mid-job; we wait for it. A job it

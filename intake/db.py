@@ -72,6 +72,23 @@ class Base(DeclarativeBase):
     }
 
 
+# A process that dies or hangs inside a transaction must not hold its row locks for
+# good: a killed worker whose socket a child process still holds open, or a worker
+# machine gone without closing its connection, would stall every other worker on the
+# envelope or reply it had locked. PostgreSQL ends a session idle in a transaction
+# this long (no job of ours waits that long between two statements: a send's HTTP
+# timeout is seconds), and keepalives find a server that went away.
+IDLE_IN_TRANSACTION_SECONDS = 120
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}",
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets foreign keys and a busy timeout.
 
@@ -93,7 +110,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    kwargs.setdefault("connect_args", POSTGRES_CONNECT_ARGS)
     return create_engine(database_url, **kwargs)
 
 

@@ -6,11 +6,12 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 import uuid
 
 from redis.exceptions import RedisError
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bots.base import (
@@ -40,6 +41,8 @@ MAX_SEND_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 1800.0
 RATE_WAIT_SECONDS = 30.0
+# Below rq's job timeout (180 s), which would cut the job off.
+RECORD_SENT_WITHIN_SECONDS = 150.0
 
 
 def _download(channel: Channel, inbound: InboundMessage, max_bytes: int) -> list[Media | str]:
@@ -158,16 +161,24 @@ def drain_intake(
         if stop is not None:
             stop.wait(wait)
         return 0
-    for done, envelope_id in enumerate(taken):
-        if stop is not None and stop.is_set():
-            rt.dispatcher.put_back(taken[done:])  # type: ignore[attr-defined]
-            break
+    handled = 0
+    try:
+        for envelope_id in taken:
+            if stop is not None and stop.is_set():
+                rt.dispatcher.put_back(taken[handled:])  # type: ignore[attr-defined]
+                break
+            try:
+                process_envelope(envelope_id)
+            except Exception:
+                if raise_errors:
+                    raise
+                logger.exception("envelope %s failed; the sweeper will queue it again", envelope_id)
+            handled += 1
+    finally:
         try:
-            process_envelope(envelope_id)
-        except Exception:
-            if raise_errors:
-                raise
-            logger.exception("envelope %s failed; the sweeper will queue it again", envelope_id)
+            rt.dispatcher.let_go(taken[:handled])  # type: ignore[attr-defined]
+        except RedisError:
+            logger.warning("queue unreachable; what this worker held is dropped in a day")
     return len(taken)
 
 
@@ -282,6 +293,9 @@ def send_outbound(message_id: str) -> str:
                 text, tuple(message.options), template=sid, template_variables=variables
             )
             message.template_sid = sid
+        warm_up = getattr(channel, "warm_up", None)
+        if warm_up is not None:
+            warm_up()  # a first send's client start must not fall between slot and send
         limits = rt.settings.rate_limits
         for key, limit in (
             (f"{message.channel}:chat:{worker.id}", limits.get(f"{message.channel}:chat")),
@@ -313,17 +327,54 @@ def send_outbound(message_id: str) -> str:
             return "retrying"
         finally:
             sensitive.clear()
-        message.provider_message_id = provider_id
-        message.delivery_status = DeliveryStatus.SENT.value
-        message.failure_reason = None
-        message.next_attempt_at = None
-        message.sent_at = utcnow()
-        if message.purpose == ERASE:
-            # The goodbye is out: erase now.
-            erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
-        session.commit()
-    logger.info("message %s sent to worker %s", message_id, worker.pseudonym)
+        pseudonym = worker.pseudonym
+        try:
+            _mark_sent(rt, session, message, worker, provider_id)
+        except (OperationalError, InterfaceError):
+            session.rollback()
+            logger.warning("message %s sent, but the database went away; recording it", message_id)
+            _record_sent_when_back(rt, message_id, provider_id)
+    logger.info("message %s sent to worker %s", message_id, pseudonym)
     return "sent"
+
+
+def _mark_sent(
+    rt: runtime.Runtime, session: Session, message: Message, worker: Worker, provider_id: str
+) -> None:
+    message.provider_message_id = provider_id
+    message.delivery_status = DeliveryStatus.SENT.value
+    message.failure_reason = None
+    message.next_attempt_at = None
+    message.sent_at = utcnow()
+    if message.purpose == ERASE:
+        # The goodbye is out: erase now.
+        erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
+    session.commit()
+
+
+def _record_sent_when_back(rt: runtime.Runtime, message_id: str, provider_id: str) -> None:
+    """Record a send the provider took while the database was restarting.
+
+    Left queued, the message would be sent again (the provider cannot tell us it has
+    it): so try again every half second until the database is back, for as long as
+    a job may run. Only a worker killed in that window could still send it twice.
+    """
+    give_up = time.monotonic() + RECORD_SENT_WITHIN_SECONDS
+    while True:
+        try:
+            with rt.session() as session:
+                message = session.get(Message, uuid.UUID(message_id), with_for_update=True)
+                if message is None or message.delivery_status != DeliveryStatus.QUEUED.value:
+                    return
+                ticket = session.get_one(Ticket, message.ticket_id)
+                worker = session.get_one(Worker, ticket.worker_id)
+                _mark_sent(rt, session, message, worker, provider_id)
+                return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > give_up:
+                logger.error("message %s was sent but could not be recorded", message_id)
+                raise
+            time.sleep(0.5)
 
 
 # Prompts we start (validation, reminders) run the same job from a lower-priority queue.
@@ -386,10 +437,17 @@ def sweep(older_than_seconds: int | None = None) -> int:
                 .limit(1000)
             )
         )
-    queued = sum(rt.dispatcher.enqueue("process_envelope", str(i)) for i in envelopes)
-    queued += sum(rt.dispatcher.enqueue(job_for(purpose), str(i)) for i, purpose in replies)
+    # What is still waiting in the queue stays where it is: under a backlog the sweeper
+    # queues only what was lost (Redis restarted, a worker killed), never copies.
+    stale = dt.timedelta(seconds=wait)
+    lost_envelopes = rt.dispatcher.requeue("process_envelope", [str(i) for i in envelopes], stale)
+    by_job: dict[str, list[str]] = {}
+    for message_id, purpose in replies:
+        by_job.setdefault(job_for(purpose), []).append(str(message_id))
+    lost_replies = sum(rt.dispatcher.requeue(job, ids, stale) for job, ids in by_job.items())
+    queued = lost_envelopes + lost_replies
     if queued:
-        logger.info("sweeper queued %d envelopes and %d replies", len(envelopes), len(replies))
+        logger.info("sweeper queued %d envelopes and %d replies", lost_envelopes, lost_replies)
     queued += validation_rounds()
     purge(passes=1)  # a batch a pass keeps every pass short; `voicedesk purge` does all
     return queued

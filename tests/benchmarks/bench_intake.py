@@ -41,6 +41,8 @@ sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 
 import harness  # noqa: E402
 
+from workers.queue import INTAKE_QUEUE  # noqa: E402
+
 DATABASE = "voicedesk_bench_intake"
 REDIS_URL = "redis://127.0.0.1:6379/11"
 TABLES = ("inbound_envelopes", "bare_envelopes", "pgbench_envelopes")
@@ -87,11 +89,14 @@ def _rows(database_url: str, table: str) -> int:
 
 
 def _queued(redis: Redis) -> int:
-    """Envelope ids waiting in Redis, whichever list holds them."""
+    """Envelope ids waiting in Redis: the intake queue (a sorted set) and rq's lists."""
     total = 0
     for key in redis.scan_iter():
-        if redis.type(key) == b"list":
+        kind = redis.type(key)
+        if kind == b"list":
             total += int(redis.llen(key))
+        elif kind == b"zset" and key == INTAKE_QUEUE.encode():
+            total += int(redis.zcard(key))
     return total
 
 

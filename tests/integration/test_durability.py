@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from rq import Queue
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+from sqlalchemy import text
 
 from console.app import create_app
 from intake.settings import Settings
 from workers import jobs
-from workers.queue import INTAKE_LIST
 
 from integration.conftest import Desk, close_app, open_desk
 from support.builders import as_body, telegram_update
@@ -112,18 +117,18 @@ def test_envelopes_taken_by_a_stopping_worker_go_back_to_the_head_of_the_intake_
     desk.organisation("Bangkok Workers Centre")
     for n in range(3):
         assert desk.post_update(telegram_update(7340030010 + n, f"ค่าจ้าง {n}")).status_code == 200
-    queued = desk.rt.dispatcher.connection.lrange(INTAKE_LIST, 0, -1)
+    queued = desk.rt.dispatcher.waiting_envelopes()
     assert len(queued) == 3
 
     stop = threading.Event()
     stop.set()  # the worker is told to stop as it takes the batch
     assert jobs.drain_intake(stop=stop) == 3
 
-    assert desk.rt.dispatcher.connection.lrange(INTAKE_LIST, 0, -1) == queued  # same order
+    assert desk.rt.dispatcher.waiting_envelopes() == queued  # same order
     assert desk.sql("SELECT count(*) FROM inbound_envelopes WHERE processed_at IS NULL")[0][0] == 3
     desk.work()
     assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 3
-    assert desk.rt.dispatcher.connection.llen(INTAKE_LIST) == 0
+    assert desk.rt.dispatcher.waiting_envelopes() == []
 
 
 def test_an_envelope_id_popped_by_a_worker_that_died_is_queued_again_by_the_sweeper(
@@ -138,3 +143,88 @@ def test_an_envelope_id_popped_by_a_worker_that_died_is_queued_again_by_the_swee
     desk.work()
     assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 1
     assert len(telegram_stub.messages_to(7340030020)) == 1
+
+
+def test_the_sweeper_queues_again_only_what_is_no_longer_waiting(
+    desk: Desk, telegram_stub: TelegramStub
+) -> None:
+    """Behind a backlog the sweeper must not pile up copies of what still waits in line
+    (copies the workers would then spend their time on), yet it must find what a
+    killed worker held."""
+    desk.organisation("Bangkok Workers Centre")
+    chats = [7340030030 + n for n in range(3)]
+    for chat in chats:
+        desk.post_update(telegram_update(chat, "ค่าจ้างค้าง"))
+    waiting = desk.rt.dispatcher.waiting_envelopes()
+    assert jobs.sweep() == 0  # all three still wait: nothing added
+    assert jobs.sweep() == 0
+    assert desk.rt.dispatcher.waiting_envelopes() == waiting
+    # A worker takes the first and is killed: only that one is queued again, once its
+    # hold is older than the sweep's wait (until then the worker may be alive).
+    assert desk.rt.dispatcher.take_envelopes(1, 0) == waiting[:1]
+    _an_hour_ago(desk, "UPDATE inbound_envelopes SET received_at = {}")
+    assert jobs.sweep(older_than_seconds=600) == 0
+    assert jobs.sweep() == 1
+    assert sorted(desk.rt.dispatcher.waiting_envelopes()) == sorted(waiting)
+
+    while jobs.drain_intake(wait=0):
+        pass
+    # Three replies wait in rq's queue: the sweeper leaves them there.
+    outbound = desk.rt.dispatcher.queues()[0]
+    assert outbound.count == 3
+    _an_hour_ago(desk, "UPDATE messages SET created_at = {} WHERE direction = 'out'")
+    assert jobs.sweep(older_than_seconds=600) == 0
+    assert outbound.count == 3
+
+    # A worker takes the first reply's job and is killed mid-send. While its start is
+    # recent the run may still be alive; once older than the sweep's wait, it is not.
+    job = Queue.dequeue_any(
+        [outbound], None, connection=desk.rt.dispatcher.connection, serializer=JSONSerializer
+    )
+    assert job is not None
+    taken, _queue = job
+    taken.set_status(JobStatus.STARTED)
+    taken.started_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    taken.save()
+    assert jobs.sweep(older_than_seconds=600) == 0
+    taken.started_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    taken.save()
+    assert jobs.sweep(older_than_seconds=600) == 1
+    assert outbound.count == 3
+
+    desk.work()
+    assert sorted(message.chat_id for message in telegram_stub.sent) == chats  # each once
+
+
+def _an_hour_ago(desk: Desk, statement: str) -> None:
+    with desk.rt.session() as session:
+        session.execute(text(statement.format("now() - interval '1 hour'")))
+        session.commit()
+
+
+def test_a_reply_sent_as_the_database_restarts_is_recorded_and_never_sent_twice(
+    desk: Desk, telegram_stub: TelegramStub, database_url: str
+) -> None:
+    """Telegram has the reply, then every connection to PostgreSQL drops (a restart)
+    before the send is recorded. Left queued, it would go to the worker again."""
+    desk.organisation("Bangkok Workers Centre")
+
+    def database_restarts() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    telegram_stub.while_sending.append(database_restarts)
+    desk.post_update(telegram_update(7340030040, "ค่าจ้างค้าง"))
+    desk.work(wait_for_scheduled=15)  # a retry rq scheduled would run within this
+    jobs.sweep()
+    desk.work()
+
+    assert telegram_stub.while_sending == []  # the connections did drop mid-send
+    assert len(telegram_stub.messages_to(7340030040)) == 1
+    sent = desk.sql(
+        "SELECT delivery_status, provider_message_id FROM messages WHERE direction = 'out'"
+    )
+    assert [(status, bool(provider_id)) for status, provider_id in sent] == [("sent", True)]

@@ -5,12 +5,13 @@ nothing twice.
 PostgreSQL cluster of this test's own (so stopping them disturbs nothing else), while a
 sender posts signed Telegram updates open loop and, like Telegram, delivers each again
 until it is answered 200. Mid-load one fault strikes. Then every accepted update must be
-in exactly one ticket exactly once, and every worker must have had exactly one reply.
+in exactly one ticket exactly once, and every worker must have had exactly one reply
+(but for the one a killed worker had in flight, see the last assertion).
 
-In the test run: 60 updates a second for 12 s with a 4 s fault. The whole size the
-issue asks (200 a second for 30 s, a 10 s fault), every fault:
-VOICEDESK_FAULTS_FULL=1 VOICEDESK_FAULTS=redis,worker,postgres
-python -m pytest tests/integration/test_faults.py -s (the figures are printed).
+In the test run, every fault: 60 updates a second for 12 s with a 4 s fault. The whole
+size the issue asks (200 a second for 30 s, a 10 s fault):
+VOICEDESK_FAULTS_FULL=1 python -m pytest tests/integration/test_faults.py -s
+(the figures are printed; VOICEDESK_FAULTS=worker picks faults).
 """
 
 from __future__ import annotations
@@ -39,11 +40,7 @@ from support.services import PrivateRedis, free_port
 from support.telegram_stub import TelegramStub
 
 FULL = os.environ.get("VOICEDESK_FAULTS_FULL") == "1"
-# In the default run: the fault that passes today. The other two found what issue 9's
-# note describes (replies stall after a worker is killed mid-batch; one reply is sent
-# twice when PostgreSQL restarts between a send and its record) and run on request:
-# VOICEDESK_FAULTS=redis,worker,postgres.
-FAULTS = (os.environ.get("VOICEDESK_FAULTS") or "redis").split(",")
+FAULTS = (os.environ.get("VOICEDESK_FAULTS") or "redis,worker,postgres").split(",")
 RATE, SECONDS, OUTAGE = (200, 30, 10) if FULL else (60, 12, 4)
 CLI = [sys.executable, "-c", "from console.cli import main; main()"]
 PG_BIN = Path("/usr/lib/postgresql") / (os.listdir("/usr/lib/postgresql") or ["15"])[0] / "bin"
@@ -171,6 +168,42 @@ class Product:
         assert row is not None
         return int(row[0])
 
+    def rows(self, query: str) -> list[str]:
+        with psycopg.connect(self.database_url, connect_timeout=5) as conn:
+            return [repr(row) for row in conn.execute(query).fetchall()]
+
+    def stalled_replies(self) -> list[str]:
+        """For replies still queued: their row and their rq job's state, to see a stall."""
+        from redis import Redis
+
+        with psycopg.connect(self.database_url, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT id, attempts, next_attempt_at, failure_reason FROM messages"
+                " WHERE delivery_status = 'queued' LIMIT 5"
+            ).fetchall()
+        with Redis.from_url(self.redis.url, socket_connect_timeout=2) as client:
+            return [
+                repr((*row, client.hmget(f"rq:job:send_outbound-{row[0]}", "status", "started_at")))
+                for row in rows
+            ]
+
+    def redis_figures(self) -> dict[str, int]:
+        """Lengths of the intake list and rq's queues and registries, to see a stall."""
+        from redis import Redis
+
+        with Redis.from_url(self.redis.url, socket_connect_timeout=2) as client:
+            figures = {}
+            for key in client.scan_iter("*"):
+                if key.startswith(b"voicedesk:rate:"):
+                    continue
+                kind = client.type(key).decode()
+                name = key.decode()
+                if kind == "list":
+                    figures[name] = client.llen(key)
+                elif kind == "zset":
+                    figures[name] = client.zcard(key)
+            return figures
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.terminate()
@@ -260,7 +293,8 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
         sending.join(timeout=1)
 
     sent = RATE * SECONDS
-    deadline = time.monotonic() + 120
+    # The backlog drains at this machine's pace.
+    deadline = time.monotonic() + (600 if FULL else 120)
     while time.monotonic() < deadline:
         product.supervise()
         try:
@@ -279,10 +313,23 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
         "redelivered": sender.redeliveries,
         "stored": stored,
         "replies sent": len(replies),
+        "replies sent twice": len(replies) - len(set(replies)),
         "restarts": product.restarts,
         "unprocessed": product.count(
             "SELECT count(*) FROM inbound_envelopes WHERE processed_at IS NULL"
         ),
+        "queued replies": product.count(
+            "SELECT count(*) FROM messages WHERE delivery_status = 'queued'"
+        ),
+        "redis": product.redis_figures(),
+        # What held replies up, when something did: sessions idle in a transaction
+        # (a dead worker's locks) or waiting on a lock, and the replies still queued.
+        "held or waiting": product.rows(
+            "SELECT pid, state, wait_event_type, left(query, 60), now() - xact_start"
+            " FROM pg_stat_activity WHERE datname = 'postgres'"
+            " AND (state = 'idle in transaction' OR wait_event_type = 'Lock')"
+        ),
+        "stalled replies": product.stalled_replies(),
     }
     print(json.dumps(figures))
     assert sender.refused == 0, figures  # only 503s or a closed port while it was down
@@ -294,4 +341,10 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
         " GROUP BY envelope_id HAVING count(*) > 1) twice"
     ) == 0  # fmt: skip
     assert product.count("SELECT count(*) FROM tickets") == sent
-    assert sorted(replies) == [FIRST_CHAT + n for n in range(sent)], figures  # each once
+    assert set(replies) == {FIRST_CHAT + n for n in range(sent)}, figures  # none lost
+    # Each once, but for the one reply a killed worker had in flight: Telegram took it,
+    # the worker died before recording it, and no provider we use can say whether it
+    # has a message (none takes an idempotency key). Sent again, not lost: README,
+    # "Exactly once, and where it cannot be".
+    in_flight = 1 if fault == "worker" else 0
+    assert len(replies) - sent <= in_flight, figures

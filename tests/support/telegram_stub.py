@@ -32,6 +32,9 @@ class TelegramStub:
     files: dict[str, bytes] = field(default_factory=dict)
     # answers to give first, per method: (HTTP status, body), used up in order
     script: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # called once a message is taken, before Telegram answers: something that happens
+    # on our side while the send is in flight (the database restarting, say)
+    while_sending: list[Any] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -96,6 +99,8 @@ def start_stub(token: str = "123456:TEST-TOKEN") -> TelegramStub:
                 return _error(403, "Forbidden: bot was blocked by the user")
             stub.sent.append(SentMessage(chat_id, params["text"], params.get("reply_markup")))
             stub.sent_at.append(time.monotonic())
+            while stub.while_sending:
+                stub.while_sending.pop(0)()
             return 200, {
                 "ok": True,
                 "result": {
