@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from console.context import db
@@ -55,7 +56,11 @@ Row = TypeVar("Row")
 def row_of(ticket: Ticket, model: type[Row], row_id: object) -> Row:
     """A row named in a ticket's URL (an action, a repayment, a report), or 404 when it
     is missing or belongs to another ticket: a route never names what is not on its ticket."""
-    found = db().get(model, row_id)
+    public_id = getattr(model, "public_id", None)
+    if public_id is not None:  # a row with a sequential id is named by its random one
+        found = db().scalar(select(model).where(public_id == row_id))
+    else:
+        found = db().get(model, row_id)
     if found is None or getattr(found, "ticket_id", None) != ticket.id:
         abort(404)
     return found

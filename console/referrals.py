@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
@@ -24,7 +26,7 @@ def index() -> str:
     return render_template("referrals.html", user=user, incoming=incoming, outgoing=outgoing)
 
 
-def _decide(referral_id: int, accept: bool) -> Response:
+def _decide(referral_id: uuid.UUID, accept: bool) -> Response:
     user = signed_in_user()
     try:
         decided = referral.decide(db(), user, referral_id, accept)
@@ -45,13 +47,13 @@ def _decide(referral_id: int, accept: bool) -> Response:
     return redirect(url_for("referrals.index"), code=303)
 
 
-@blueprint.post("/referrals/<int:referral_id>/accept")
+@blueprint.post("/referrals/<uuid:referral_id>/accept")
 @allows("referrals.decide")
-def accept(referral_id: int) -> Response:
+def accept(referral_id: uuid.UUID) -> Response:
     return _decide(referral_id, True)
 
 
-@blueprint.post("/referrals/<int:referral_id>/decline")
+@blueprint.post("/referrals/<uuid:referral_id>/decline")
 @allows("referrals.decide")
-def decline(referral_id: int) -> Response:
+def decline(referral_id: uuid.UUID) -> Response:
     return _decide(referral_id, False)

@@ -238,9 +238,9 @@ def action_done(ref: str, action_id: uuid.UUID) -> Response:
     return back(ticket)
 
 
-@blueprint.post("/tickets/<ref>/remediation/repayments/<int:repayment_id>")
+@blueprint.post("/tickets/<ref>/remediation/repayments/<uuid:repayment_id>")
 @allows("tickets.remediate")
-def update_repayment(ref: str, repayment_id: int) -> Response:
+def update_repayment(ref: str, repayment_id: uuid.UUID) -> Response:
     user = signed_in_user()
     ticket = visible(user, ref).ticket
     found = row_of(ticket, Repayment, repayment_id)

@@ -589,6 +589,9 @@ class Referral(Base):
     )
 
     id: Mapped[intpk]
+    # In URLs instead of the sequential id, which would tell how many there are and
+    # let anyone try the next one.
+    public_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     from_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     to_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -734,6 +737,9 @@ class Repayment(Base):
     )
 
     id: Mapped[intpk]
+    # In URLs instead of the sequential id, which would tell how many there are and
+    # let anyone try the next one.
+    public_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))

@@ -8,6 +8,7 @@ organisation that referred it keeps a read-only view (see safeguards.access).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -87,13 +88,13 @@ def refer(
     return referral
 
 
-def decide(session: Session, user: User, referral_id: int, accept: bool) -> Referral:
+def decide(session: Session, user: User, public_id: uuid.UUID, accept: bool) -> Referral:
     """Accept (the ticket moves to this organisation's queue) or decline a referral."""
     require(user, "referrals.decide")
     # Lock the referral row only: its joined organisations and ticket are not locked
     # (PostgreSQL refuses FOR UPDATE on the nullable side of their outer joins).
     referral = session.scalar(
-        select(Referral).where(Referral.id == referral_id).with_for_update(of=Referral)
+        select(Referral).where(Referral.public_id == public_id).with_for_update(of=Referral)
     )
     if referral is None or referral.to_organisation_id != user.organisation_id:
         raise NotAllowed("not a referral to this organisation")
@@ -120,6 +121,7 @@ def decide(session: Session, user: User, referral_id: int, accept: bool) -> Refe
 @dataclass(frozen=True)
 class ReferralView:
     id: int
+    public_id: uuid.UUID
     ref: str
     language: str | None
     channel: str
@@ -135,6 +137,7 @@ class ReferralView:
 def _view(ring: KeyRing, referral: Referral) -> ReferralView:
     return ReferralView(
         id=referral.id,
+        public_id=referral.public_id,
         ref=referral.ticket.ref,
         language=referral.ticket.language,
         channel=referral.ticket.channel,

@@ -240,14 +240,14 @@ def update_repayment(
     session: Session,
     user: User,
     ticket: Ticket,
-    repayment_id: int,
+    public_id: uuid.UUID,
     *,
     repaid_minor: int,
     workers_repaid: int,
 ) -> Repayment:
     """The business says it repaid more: the worker is asked again at the next validation."""
     require(user, "tickets.remediate", ticket)
-    repayment = session.get(Repayment, repayment_id)
+    repayment = session.scalar(select(Repayment).where(Repayment.public_id == public_id))
     if repayment is None or repayment.ticket_id != ticket.id:
         raise Invalid(N_("Unknown repayment."))
     _check_repayment(

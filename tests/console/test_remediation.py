@@ -120,7 +120,7 @@ def test_repayment_the_worker_disputes_is_shown_and_not_counted_as_repaid(consol
     assert "disputed by the worker: not counted" in page
     # The business repays again: reported, then confirmed by the worker's answer.
     with console.session() as session:
-        repayment_id = session.scalars(select(Repayment.id)).one()
+        repayment_id = session.scalars(select(Repayment.public_id)).one()
     page = post(
         console,
         f"/tickets/{ref}/remediation/repayments/{repayment_id}",
@@ -243,7 +243,7 @@ def test_an_action_or_repayment_of_another_ticket_is_not_found_under_this_one(co
     second = next(ref for ref, _, _ in console.tickets() if ref != first)
     with console.session() as session:
         action_id = session.scalars(select(RemediationAction.id)).one()
-        repayment_id = session.scalars(select(Repayment.id)).one()
+        repayment_id = session.scalars(select(Repayment.public_id)).one()
     token = console.csrf_token(console.client.get(f"/tickets/{second}").text)
     for path in (
         f"/tickets/{second}/remediation/actions/{action_id}/done",
@@ -253,4 +253,5 @@ def test_an_action_or_repayment_of_another_ticket_is_not_found_under_this_one(co
         assert answer.status_code == 404, path
     with console.session() as session:
         assert session.get_one(RemediationAction, action_id).done_on is None
-        assert session.get_one(Repayment, repayment_id).repaid_minor == 0
+        repayment = session.scalars(select(Repayment).where(Repayment.public_id == repayment_id))
+        assert repayment.one().repaid_minor == 0

@@ -229,7 +229,7 @@ ASSIGNEE = "SELECT assignee_id FROM tickets WHERE id = :ticket"
 ORGANISATION = "SELECT organisation_id FROM tickets WHERE id = :ticket"
 LINKED = "SELECT count(*) FROM ticket_businesses WHERE ticket_id = :ticket"
 REFERRALS = "SELECT count(*) FROM referrals WHERE ticket_id = :ticket"
-REFERRAL_STATUS = "SELECT status FROM referrals WHERE id = :referral"
+REFERRAL_STATUS = "SELECT status FROM referrals WHERE public_id = :referral"
 DELIVERY = "SELECT delivery_status FROM messages WHERE id = :dead_letter"
 CALL_LOGS = "SELECT count(*) FROM inbound_envelopes WHERE channel = 'call_log'"
 SIMULATED = "SELECT count(*) FROM inbound_envelopes WHERE channel = 'simulator'"
@@ -504,13 +504,13 @@ class Target:
     note: str  # a note on the ticket
     attachment: str  # a photo the worker sent, on the ticket
     file: bytes = field(repr=False)
-    referral: int  # a referral waiting for this organisation's answer
+    referral: str  # a referral waiting for this organisation's answer
     referral_ref: str  # the ticket it offers
     dead_letter: str  # a message that could not reach a worker of this organisation
     dead_letter_ref: str
     envelope: str  # a call logged by someone of this organisation (by the user, if theirs)
     action: str  # an action the business agreed to, on the ticket
-    repayment: int  # money the business owes the ticket's workers
+    repayment: str  # money the business owes the ticket's workers
     # Other tickets of the organisation, (id, ref), for routes that need them in a state:
     remediating: tuple[int, str]  # in remediation: the worker may be asked
     validated: tuple[int, str]  # its worker said on the phone that it is fixed
@@ -525,13 +525,13 @@ MISSING = Target(
     note="-",
     attachment=str(uuid.uuid4()),
     file=b"",
-    referral=2_000_000_000,
+    referral=str(uuid.uuid4()),
     referral_ref="-",
     dead_letter=str(uuid.uuid4()),
     dead_letter_ref="-",
     envelope=str(uuid.uuid4()),
     action=str(uuid.uuid4()),
-    repayment=2_000_000_000,
+    repayment=str(uuid.uuid4()),
     remediating=(-1, "ZZZZ-ZZZZ"),
     validated=(-1, "ZZZZ-ZZZZ"),
     urgent=(-1, "ZZZZ-ZZZZ"),
@@ -653,7 +653,7 @@ def _workers_write(world: World, stub: TelegramStub) -> dict[str, str]:
     return words
 
 
-def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, int]:
+def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, str]:
     """Notes on every ticket, referrals across, businesses, a routing rule; their ids."""
     ring, organisations = world.desk.rt.keys.content, world.organisations
     with world.desk.rt.session() as session:
@@ -688,25 +688,25 @@ def _casework(world: World, notes_by_key: dict[str, str]) -> dict[str, int]:
         ).first()
         assert category is not None, "the taxonomy is seeded by the migrations"
         session.commit()
-        ids = {key: r.id for key, r in referred.items()}
+        ids = {key: str(r.public_id) for key, r in referred.items()}
         world.employer, world.agency, world.brand = employer.id, agency.id, brand.id
         world.rule, world.category = rule.id, category.id
     # The other organisation accepts the third tickets: they move to its queue.
     with world.desk.rt.session() as session:
         for key, receiver in (("A3", "caseworker_b"), ("B3", "caseworker")):
             answering = session.get_one(User, world.users[receiver])
-            referral.decide(session, answering, ids[key], accept=True)
+            referral.decide(session, answering, uuid.UUID(ids[key]), accept=True)
         session.commit()
     return ids
 
 
-def _remediation(world: World) -> dict[str, tuple[str, int]]:
+def _remediation(world: World) -> dict[str, tuple[str, str]]:
     """The business's answers, recorded by the organisation whose queue holds the ticket: an
     action agreed and money owed on each main ticket and on each referred away (by the
     organisation that took it); the fourth tickets in remediation, the fifth validated by
     their worker on the phone. Answer each ticket's action and repayment by ticket key."""
     ring, today = world.desk.rt.keys.content, dt.datetime.now(dt.UTC).date()
-    recorded: dict[str, tuple[str, int]] = {}
+    recorded: dict[str, tuple[str, str]] = {}
     with world.desk.rt.session() as session:
         caseworker = {
             world.organisations["A"]: session.get_one(User, world.users["caseworker"]),
@@ -729,7 +729,7 @@ def _remediation(world: World) -> dict[str, tuple[str, int]]:
                 workers_affected=3,
                 workers_eligible=3,
             )
-            recorded[key] = (str(action.id), owed.id)
+            recorded[key] = (str(action.id), str(owed.public_id))
         for key in ("A4", "B4", "A5", "B5"):
             by = caseworker[ticket[key].organisation_id]
             for status in ("triaged", "in_remediation"):
@@ -798,8 +798,8 @@ def _targets(
     world: World,
     words: dict[str, str],
     notes_by_key: dict[str, str],
-    referrals: dict[str, int],
-    recorded: dict[str, tuple[str, int]],
+    referrals: dict[str, str],
+    recorded: dict[str, tuple[str, str]],
 ) -> None:
     desk, tickets = world.desk, world.tickets
 
@@ -1279,6 +1279,28 @@ def test_every_route_has_an_expectation_for_every_role(desk: Desk) -> None:
     naming_tickets = {row.route for row in MATRIX if row.names_a_ticket}
     assert naming_tickets == set(AWAY), "routes naming a ticket need a row for one referred away"
     assert MATRIX[-1].route == "POST /logout", "signing out must be asked last"
+
+
+# Rows URLs may name by a sequential id: configuration an admin keeps, which tells
+# nothing of any worker or case (the directory's businesses, routing rules, categories).
+SEQUENTIAL_IDS_ALLOWED = {"<business_id>", "<rule_id>", "<category_id>"}
+
+
+def test_no_url_names_a_case_or_anything_of_it_by_a_guessable_id(desk: Desk) -> None:
+    """Tickets go by a random reference (8 of 31 characters), everything on them and
+    every referral or undelivered message by a random UUID: a next id to try would
+    tell how many there are and invite trying it."""
+    sequential = {
+        f"{rule.rule}: <{name}>"
+        for rule in desk.app.url_map.iter_rules()
+        for name, converter in rule._converters.items()
+        if type(converter).__name__ == "IntegerConverter"
+        and f"<{name}>" not in SEQUENTIAL_IDS_ALLOWED
+    }
+    assert sequential == set()
+    assert {f"<{name}>" for rule in desk.app.url_map.iter_rules() for name in rule.arguments} >= (
+        SEQUENTIAL_IDS_ALLOWED
+    ), "an allowed sequential id no route names any more"
 
 
 def test_each_role_reaches_only_what_its_role_allows_and_sees_nothing_of_others(

@@ -632,7 +632,7 @@ def test_referral_with_consent_shows_the_reason_and_hands_the_ticket_over_once_a
     assert reason in seen(waiting)
     assert f"From {ORG_A}" in seen(waiting)
     assert receiver.get(page).status_code == 404  # the referral, not the case, until accepted
-    referral_id = re.search(r'action="/referrals/(\d+)/accept"', waiting.text)
+    referral_id = re.search(r'action="/referrals/([0-9a-f-]{36})/accept"', waiting.text)
     assert referral_id is not None
 
     accepted = receiver.post_form("/referrals", f"/referrals/{referral_id.group(1)}/accept", {})
@@ -723,7 +723,7 @@ def test_declined_referral_leaves_the_ticket_with_its_organisation(desk: Desk) -
 
     sender.post_form(page, f"{page}/referrals", {"organisation": to_b, "consent": "call"})
     waiting = receiver.get("/referrals").text
-    referral_id = re.search(r'action="/referrals/(\d+)/decline"', waiting)
+    referral_id = re.search(r'action="/referrals/([0-9a-f-]{36})/decline"', waiting)
     assert referral_id is not None
     declined = receiver.post_form("/referrals", f"/referrals/{referral_id.group(1)}/decline", {})
 
