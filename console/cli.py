@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.db import make_engine, make_sessionmaker
-from intake.envelopes import publish_envelope_keys
+from intake.envelopes import SEALER_LIFETIME_SECONDS, publish_envelope_keys
 from intake.models import (
     ApiToken,
     Business,
@@ -35,6 +35,8 @@ from safeguards.passwords import hash_password, new_token, token_hash
 from safeguards.sealing import EnvelopeKeys
 
 logger = logging.getLogger("voicedesk")
+# `keys rotate` stops passing over rows a worker has held this long after the last one.
+ROTATION_GIVES_UP_AFTER = 300.0
 
 
 def _settings() -> Settings:
@@ -259,12 +261,30 @@ def keys_rotate() -> None:
         )
         session.commit()
 
+        # Web processes go on sealing to the envelope key they looked up before this
+        # for up to SEALER_LIFETIME_SECONDS: a last pass after that finds what they sealed.
+        settle_until = time.monotonic() + SEALER_LIFETIME_SECONDS + 2
+
         def progress(name: str, done: int, total: int) -> None:
             _say(f"  {name}: {done}/{total}")
 
-        counts = reseal(session, sealed_columns(content, vault, envelopes), progress)
-    for name, count in counts.items():
+        done = reseal(
+            session,
+            sealed_columns(content, vault, envelopes),
+            progress,
+            settle_until=settle_until,
+            give_up_at=settle_until + ROTATION_GIVES_UP_AFTER,
+        )
+    for name, count in done.counts.items():
         click.echo(f"{name}\t{count} re-encrypted")
+    if done.left:
+        for name, count in done.left.items():
+            _say(f"{name}: {count} still under an older key (held by a worker all along)")
+        raise click.ClickException(
+            "not everything is under the new keys yet: keep the older keys in the rings "
+            "(everything still opens) and run `voicedesk keys rotate` again later"
+        )
+    _say(f"everything is under the new keys ({done.passes} passes)")
 
 
 # --- audit -------------------------------------------------------------------

@@ -23,14 +23,17 @@ from console.auth import public
 from console.context import channels, db, dispatcher, settings
 from intake.db import utcnow
 from intake.delivery import apply_status
-from intake.envelopes import NoEnvelopeKey, current_envelope_key, store_envelope
+from intake.envelopes import (
+    SEALER_LIFETIME_SECONDS,
+    NoEnvelopeKey,
+    current_envelope_key,
+    store_envelope,
+)
 from safeguards.sealing import EnvelopeSealer
 from translations.scripts import WORKER_LANGUAGES
 
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("hooks", __name__)
-
-_KEY_CACHE_SECONDS = 60
 
 
 def error(status: int, message: str, detail: str = "") -> tuple[Response, int]:
@@ -38,16 +41,16 @@ def error(status: int, message: str, detail: str = "") -> tuple[Response, int]:
 
 
 def _envelope_sealer() -> EnvelopeSealer:
-    """The sealer for the current envelope key, looked up again every minute.
+    """The sealer for the current envelope key, looked up again every few seconds.
 
-    A new sealer each time also means a new ephemeral key pair each minute.
+    A new sealer each time also means a new ephemeral key pair as often.
     """
     cache = current_app.extensions["voicedesk"]
     cached = cache.get("envelope_sealer")
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]  # type: ignore[no-any-return]
-    sealer = EnvelopeSealer(current_envelope_key(db()), lifetime=_KEY_CACHE_SECONDS)
-    cache["envelope_sealer"] = (sealer, time.monotonic() + _KEY_CACHE_SECONDS)
+    sealer = EnvelopeSealer(current_envelope_key(db()), lifetime=SEALER_LIFETIME_SECONDS)
+    cache["envelope_sealer"] = (sealer, time.monotonic() + SEALER_LIFETIME_SECONDS)
     return sealer
 
 

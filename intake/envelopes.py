@@ -16,6 +16,10 @@ class NoEnvelopeKey(RuntimeError):
     """No worker has published an envelope key yet; run `voicedesk init` or start a worker."""
 
 
+# A web process seals to the envelope key it looked up this long ago at most (and makes
+# a new ephemeral key pair as often): `keys rotate` waits as long before its last pass.
+SEALER_LIFETIME_SECONDS = 10.0
+
 _TABLE = InboundEnvelope.__table__.c
 # The webhook's hot path compiles nothing: on PostgreSQL the INSERT goes to psycopg as
 # written (which prepares it after a few uses), still through SQLAlchemy's connection

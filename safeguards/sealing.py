@@ -188,6 +188,11 @@ class KeyRing:
         self.follow_file()
         return key_id_of(blob) != self.primary_id
 
+    def sealing_header(self) -> bytes:
+        """The first bytes of every ciphertext this ring seals now: kind and key id."""
+        self.follow_file()
+        return _SYMMETRIC + _encode_kid(self.primary_id)
+
 
 # --- envelopes: sealed to a public key --------------------------------------
 
@@ -320,3 +325,8 @@ class EnvelopeKeys:
 
     def needs_resealing(self, blob: bytes) -> bool:
         return self._vault.needs_resealing(blob)
+
+    def sealing_header(self) -> bytes:
+        """The first bytes of every envelope sealed to the current key."""
+        self._vault.follow_file()
+        return _ENVELOPE + _encode_kid(self._vault.primary_id)

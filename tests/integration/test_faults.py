@@ -1,12 +1,13 @@
-"""Faults under load: Redis stopped, a worker killed, PostgreSQL restarted. Nothing lost,
-nothing twice.
+"""Faults under load: Redis stopped, a worker killed, PostgreSQL restarted, the keys
+rotated. Nothing lost, nothing twice.
 
 `voicedesk serve` and `voicedesk worker` run as processes against a Redis and a
 PostgreSQL cluster of this test's own (so stopping them disturbs nothing else), while a
 sender posts signed Telegram updates open loop and, like Telegram, delivers each again
 until it is answered 200. Mid-load one fault strikes. Then every accepted update must be
 in exactly one ticket exactly once, and every worker must have had exactly one reply
-(but for the one a killed worker had in flight, see the last assertion).
+(but for the one a killed worker had in flight, see the last assertion); after a key
+rotation, every value in the database must open with the newest keys alone.
 
 In the test run, every fault: 60 updates a second for 12 s with a 4 s fault. The whole
 size the issue asks (200 a second for 30 s, a 10 s fault):
@@ -40,7 +41,7 @@ from support.services import PrivateRedis, free_port
 from support.telegram_stub import TelegramStub
 
 FULL = os.environ.get("VOICEDESK_FAULTS_FULL") == "1"
-FAULTS = (os.environ.get("VOICEDESK_FAULTS") or "redis,worker,postgres").split(",")
+FAULTS = (os.environ.get("VOICEDESK_FAULTS") or "redis,worker,postgres,keys").split(",")
 RATE, SECONDS, OUTAGE = (200, 30, 10) if FULL else (60, 12, 4)
 CLI = [sys.executable, "-c", "from console.cli import main; main()"]
 PG_BIN = Path("/usr/lib/postgresql") / (os.listdir("/usr/lib/postgresql") or ["15"])[0] / "bin"
@@ -212,6 +213,7 @@ class Product:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         for log in self.log_files:
             log.close()
 
@@ -262,7 +264,52 @@ def product(
     shutil.rmtree(postgres.folder, ignore_errors=True)
 
 
-def _strike(product: Product, fault: str) -> None:
+def _rotate_keys(product: Product) -> dict[str, object]:
+    """`voicedesk keys rotate` as an operator runs it, while the load goes on."""
+    began = time.monotonic()
+    done = subprocess.run([*CLI, "keys", "rotate"], env=product.env, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    resealed = dict(line.split("\t") for line in done.stdout.splitlines() if "\t" in line)
+    return {
+        "rotation took": round(time.monotonic() - began, 1),
+        "re-sealed": {name: count for name, count in resealed.items() if count != "0 re-encrypted"},
+        "rotation said": done.stderr.strip().splitlines()[-1],
+    }
+
+
+def _under_newest_keys_only(product: Product) -> dict[str, int]:
+    """Open every sealed value in the database with rings that hold only the newest keys:
+    what an operator who then drops the older keys would have. Count what opens."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from intake.db import make_engine
+    from safeguards.rotation import sealed_columns
+    from safeguards.sealing import EnvelopeKeys, KeyRing, binding
+
+    newest = {
+        ring: Path(product.env[f"VOICEDESK_{ring.upper()}_KEYS_FILE"]).read_text().split()[-1]
+        for ring in ("content", "vault")
+    }
+    content, vault = KeyRing("content", newest["content"]), KeyRing("vault", newest["vault"])
+    opened: dict[str, int] = {}
+    engine = make_engine(product.database_url)
+    with Session(engine) as session:
+        for target in sealed_columns(content, vault, EnvelopeKeys(vault)):
+            query = select(target.model.id, target.column).where(target.column.is_not(None))
+            rows = session.execute(query).all()
+            for row_id, blob in rows:
+                target.open(blob, binding(target.model.__tablename__, target.column.key, row_id))
+            if rows:
+                opened[target.name] = len(rows)
+    engine.dispose()
+    return opened
+
+
+def _strike(product: Product, fault: str) -> dict[str, object]:
+    if fault == "keys":
+        return _rotate_keys(product)
     if fault == "redis":
         product.redis.stop()
         time.sleep(OUTAGE)
@@ -276,6 +323,7 @@ def _strike(product: Product, fault: str) -> None:
         product.postgres.stop()
         time.sleep(OUTAGE)
         product.postgres.start()
+    return {}
 
 
 @pytest.mark.integration
@@ -287,7 +335,7 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
     sending = threading.Thread(target=sender.run)
     sending.start()
     time.sleep(SECONDS / 3)
-    _strike(product, fault)
+    struck = _strike(product, fault)
     while sending.is_alive():
         product.supervise()
         sending.join(timeout=1)
@@ -330,6 +378,7 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
             " AND (state = 'idle in transaction' OR wait_event_type = 'Lock')"
         ),
         "stalled replies": product.stalled_replies(),
+        **struck,
     }
     print(json.dumps(figures))
     assert sender.refused == 0, figures  # only 503s or a closed port while it was down
@@ -348,3 +397,11 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
     # "Exactly once, and where it cannot be".
     in_flight = 1 if fault == "worker" else 0
     assert len(replies) - sent <= in_flight, figures
+    if fault == "keys":
+        # Rotated while messages arrived: every ciphertext, those that came in meanwhile
+        # too, opens with the new keys alone, so the older ones can go.
+        opened = _under_newest_keys_only(product)
+        print(json.dumps({"opened with the newest keys alone": opened}))
+        assert opened["messages.text_sealed"] == 2 * sent
+        assert opened["inbound_envelopes.payload_sealed"] == sent
+        assert opened["vault_entries.address_sealed"] == sent

@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from safeguards.sealing import key_id_of
+import psycopg
+from sqlalchemy import text as sql_text
+
+from intake.settings import Settings
+from safeguards import keys as keyfiles
+from safeguards.rotation import reseal, sealed_columns
+from safeguards.sealing import EnvelopeKeys, binding, key_id_of
 
 from support.builders import telegram_update
 from support.telegram_stub import TelegramStub
@@ -87,3 +94,54 @@ def test_rotation_refuses_key_rings_given_inline_in_the_environment(
     )
     assert done.returncode != 0
     assert "_FILE" in done.stderr
+
+
+def test_rotation_leaves_a_row_a_worker_holds_and_never_undoes_what_it_changed_meanwhile(
+    desk, product_env: dict[str, str], database_url: str
+) -> None:
+    """A message a worker holds is skipped, not waited on (no deadlock); when its holder
+    erased it meanwhile, the rotation does not bring the words back."""
+    desk.organisation("Bangkok Workers Centre")
+    for chat, text in ((7340040011, "ค่าจ้างไม่ครบ"), (7340040012, "นายจ้างยึดพาสปอร์ต")):
+        desk.post_update(telegram_update(chat, text))
+    desk.work()
+    held, other = (row[0] for row in desk.sql("SELECT id FROM messages ORDER BY id LIMIT 2"))
+    settings = Settings.from_env(product_env)
+    content, vault = keyfiles.load_content_ring(settings), keyfiles.load_vault_ring(settings)
+    # A ticket closed by a supervisor with a written reason, last touched long ago.
+    ticket = desk.sql("SELECT id FROM tickets ORDER BY id LIMIT 1")[0][0]
+    reason = content.seal_text(
+        "worker unreachable", binding("tickets", "close_reason_sealed", ticket)
+    )
+    with desk.rt.session() as session:
+        session.execute(
+            sql_text(
+                "UPDATE tickets SET close_reason_sealed = :reason,"
+                " updated_at = '2026-01-05 08:00' WHERE id = :id"
+            ),
+            {"reason": bytes(reason), "id": ticket},
+        )
+        session.commit()
+    ticket_stamp = desk.sql("SELECT updated_at FROM tickets ORDER BY id")
+    new_content = keyfiles.append_key(Path(product_env["VOICEDESK_CONTENT_KEYS_FILE"]))
+    keyfiles.append_key(Path(product_env["VOICEDESK_VAULT_KEYS_FILE"]))
+    columns = sealed_columns(content, vault, EnvelopeKeys(vault))
+
+    with psycopg.connect(database_url) as worker:
+        worker.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (held,))
+        with desk.rt.session() as session:
+            first = reseal(session, columns, give_up_at=time.monotonic() + 1, pause=0.2)
+        assert first.left == {"messages.text_sealed": 1}
+        assert _key_ids(desk, "messages", "text_sealed") >= {new_content}
+        worker.execute("UPDATE messages SET text_sealed = NULL WHERE id = %s", (held,))
+        worker.commit()  # as an erasure would, then let go
+
+    with desk.rt.session() as session:
+        second = reseal(session, columns, pause=0.2)
+    assert second.left == {}
+    assert desk.sql("SELECT text_sealed FROM messages WHERE id = :id", id=held) == [(None,)]
+    assert desk.sql("SELECT count(*) FROM messages WHERE id = :id", id=other) == [(1,)]
+    assert _key_ids(desk, "messages", "text_sealed") == {new_content}
+    # Re-sealed, and re-sealing is not an edit: the ticket's last change stays where it was.
+    assert _key_ids(desk, "tickets", "close_reason_sealed") == {new_content}
+    assert desk.sql("SELECT updated_at FROM tickets ORDER BY id") == ticket_stamp

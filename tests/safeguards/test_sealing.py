@@ -150,6 +150,21 @@ def test_only_ciphertexts_under_an_older_key_need_resealing(
     assert not ring.needs_resealing(before_rotation)
 
 
+def test_what_a_ring_seals_now_begins_with_its_sealing_header_and_nothing_older_does(
+    ring: KeyRing, rotated: KeyRing
+) -> None:
+    # `keys rotate` finds what to re-seal by this header, in SQL, without opening rows.
+    for keys, seal in (
+        (rotated, rotated.seal),
+        (EnvelopeKeys(rotated), EnvelopeKeys(rotated).current().seal),
+    ):
+        assert seal(PAYLOAD, ROW).startswith(keys.sealing_header())
+    assert not ring.seal(PAYLOAD, ROW).startswith(rotated.sealing_header())
+    old_envelope = EnvelopeKeys(ring).current().seal(PAYLOAD, ENVELOPE)
+    assert not old_envelope.startswith(EnvelopeKeys(rotated).sealing_header())
+    assert not rotated.seal(PAYLOAD, ROW).startswith(EnvelopeKeys(rotated).sealing_header())
+
+
 def test_running_process_opens_ciphertext_under_a_key_added_to_its_ring_file(
     tmp_path: Path, old_line: str, new_line: str
 ) -> None:
