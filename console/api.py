@@ -27,6 +27,9 @@ from safeguards.passwords import token_hash
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_PAGE = 200
+# The longest string each body field takes, as openapi.json documents it; longer is a 400,
+# never trimmed first (whitespace around it) nor cut (a close reason) after.
+MAX_LENGTHS = {"text": replies.MAX_REPLY, "summary": validation.MAX_SUMMARY, "reason": 2000}
 
 
 class ApiError(HTTPException):
@@ -43,6 +46,37 @@ def json_error(status: int, message: str, detail: str = "") -> tuple[Response, i
 @blueprint.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> tuple[Response, int]:
     return json_error(exc.code or 500, exc.message, exc.description or "")
+
+
+@blueprint.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> HTTPException | Response:
+    """Answer Flask's own refusals under /api/v1 (404, 405, 413...) in JSON too, not HTML.
+
+    Routing fails before any blueprint is chosen, so this is an app-wide handler; any
+    other path gets the exception back, which Flask answers as it always did.
+    """
+    if not request.path.startswith(f"{blueprint.url_prefix}/"):
+        return exc
+    response = jsonify(error=(exc.name or "error").lower(), detail=exc.description or "")
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers.add(name, value)  # a 405's Allow
+    return response
+
+
+def _queryable(value: str) -> bool:
+    """Whether PostgreSQL can compare a column with this string: it takes no NUL."""
+    return "\x00" not in value
+
+
+def _encodable(value: str) -> bool:
+    """Whether this string is Unicode text (JSON may carry a lone surrogate; UTF-8 may not)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def token_user() -> User:
@@ -117,12 +151,24 @@ def _cursor(summary: tickets.TicketSummary) -> str:
 
 
 def _parse_cursor(value: str) -> tuple[dt.datetime, int]:
+    refusal = ApiError(400, "bad cursor", "use the `next` value of the previous page")
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        at, _, ticket_id = raw.partition("|")
-        return dt.datetime.fromisoformat(at), int(ticket_id)
-    except ValueError as exc:
-        raise ApiError(400, "bad cursor", "use the `next` value of the previous page") from exc
+        at_text, _, id_text = raw.partition("|")
+        at, ticket_id = dt.datetime.fromisoformat(at_text), int(id_text)
+        # Only what _cursor writes: a zoned time that is one in UTC too, an id PostgreSQL holds.
+        if at.tzinfo is None or not 0 < ticket_id < 2**63:
+            raise refusal
+        return at.astimezone(dt.UTC), ticket_id
+    except (ValueError, OverflowError) as exc:
+        raise refusal from exc
+
+
+def _filter(name: str) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and not _queryable(value):
+        raise ApiError(400, "bad filter", f"{name} holds a NUL character")
+    return value
 
 
 def _flag(name: str) -> bool | None:
@@ -145,9 +191,9 @@ def list_tickets() -> Response:
         raise ApiError(400, "bad limit", "limit is a whole number") from exc
     before = request.args.get("before")
     filters = tickets.TicketFilters(
-        status=request.args.get("status") or None,
-        language=request.args.get("language") or None,
-        channel=request.args.get("channel") or None,
+        status=_filter("status"),
+        language=_filter("language"),
+        channel=_filter("channel"),
         urgent=_flag("urgent"),
     )
     rows = tickets.list_tickets(
@@ -173,10 +219,7 @@ def list_tickets() -> Response:
 @blueprint.get("/tickets/<ref>")
 @api_view
 def show_ticket(ref: str) -> Response:
-    try:
-        summary = tickets.get_ticket(db(), g.api_user, ref)
-    except tickets.TicketNotFound as exc:
-        raise ApiError(404, "not found", f"no ticket {ref}") from exc
+    summary = _ticket(ref)
     thread = tickets.read_thread(db(), content_ring(), g.api_user, summary.ticket, via="api")
     categories = triage.categories_of(db(), [summary.ticket.id])[summary.ticket.id]
     asked = validation.latest(db(), summary.ticket)
@@ -231,7 +274,8 @@ def reply(ref: str) -> tuple[Response, int]:
 def _json_body(field: str, required: bool = True) -> dict[str, Any]:
     """The request's JSON object, whose `field` is a string (or absent, if optional).
 
-    An optional field may also come with no body at all.
+    An optional field may also come with no body at all. The string is Unicode text of
+    at most the documented length, counted as sent.
     """
     if not required and not request.get_data():
         return {}
@@ -241,11 +285,17 @@ def _json_body(field: str, required: bool = True) -> dict[str, Any]:
         isinstance(value, str) or (value is None and not required)
     ):
         raise ApiError(400, "bad request", f'send JSON {{"{field}": "..."}}')
+    if isinstance(value, str) and not _encodable(value):
+        raise ApiError(400, "bad request", f"{field} holds a lone UTF-16 surrogate")
+    if isinstance(value, str) and len(value) > MAX_LENGTHS[field]:
+        raise ApiError(400, "bad request", f"{field} is at most {MAX_LENGTHS[field]} characters")
     return body
 
 
 def _ticket(ref: str) -> tickets.TicketSummary:
     try:
+        if not _queryable(ref):
+            raise tickets.TicketNotFound(ref)  # no ref holds a NUL; PostgreSQL takes none
         return tickets.get_ticket(db(), g.api_user, ref)
     except tickets.TicketNotFound as exc:
         raise ApiError(404, "not found", f"no ticket {ref}") from exc

@@ -86,6 +86,7 @@ _MESSAGE = {
 
 
 def _errors(*codes: int) -> dict[str, Any]:
+    # 413: a body over VOICEDESK_MAX_WEBHOOK_BYTES, refused before it is read.
     return {
         str(code): {
             "description": "error",
@@ -210,7 +211,7 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    **_errors(400, 401, 403, 404, 409),
+                    **_errors(400, 401, 403, 404, 409, 413),
                 },
             }
         },
@@ -247,7 +248,7 @@ OPENAPI: dict[str, Any] = {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}
                         },
                     },
-                    **_errors(400, 401, 403, 404, 409),
+                    **_errors(400, 401, 403, 404, 409, 413),
                 },
             }
         },
@@ -281,7 +282,7 @@ OPENAPI: dict[str, Any] = {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}
                         },
                     },
-                    **_errors(400, 401, 403, 404, 409),
+                    **_errors(400, 401, 403, 404, 409, 413),
                 },
             }
         },
