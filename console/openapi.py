@@ -127,7 +127,14 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "Tickets this token's user may see, newest first",
                 "parameters": [
-                    {"name": n, "in": "query", "required": False, "schema": {"type": t}}
+                    # A filter sent empty (`urgent=`) is no filter, as if it were not sent.
+                    {
+                        "name": n,
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": t},
+                        **({"allowEmptyValue": True} if n != "limit" else {}),
+                    }
                     for n, t in (
                         ("status", "string"),
                         ("language", "string"),
