@@ -487,15 +487,15 @@ def _scheduler_loop(stop: threading.Event) -> None:
         while not stop.wait(1):
             try:
                 if scheduler.acquired_locks != every:
-                    scheduler.acquire_locks()
+                    scheduler.acquire_locks()  # type: ignore[no-untyped-call]
                 if scheduler.acquired_locks:
-                    scheduler.heartbeat()
-                    scheduler.enqueue_scheduled_jobs()
+                    scheduler.heartbeat()  # type: ignore[no-untyped-call]
+                    scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
             except Exception:
                 logger.exception("scheduler pass failed; trying again")
     finally:
         with contextlib.suppress(Exception):
-            scheduler.release_locks()
+            scheduler.release_locks()  # type: ignore[no-untyped-call]
 
 
 def _intake_loop(stop: threading.Event) -> None:

@@ -190,7 +190,10 @@ class RQDispatcher:
         if not taken and wait > 0:
             # Held only once popped: a worker killed in between leaves the id in neither
             # set, which the sweeper takes for lost and queues again. Nothing is lost.
-            first = self.connection.bzpopmin([INTAKE_QUEUE], timeout=wait)
+            first = cast(
+                tuple[bytes, bytes, float] | None,
+                self.connection.bzpopmin([INTAKE_QUEUE], timeout=wait),
+            )
             if first is None:
                 return []
             more = self._take(keys=[INTAKE_QUEUE, INTAKE_HELD], args=[most - 1, first[1]])
@@ -212,7 +215,8 @@ class RQDispatcher:
 
     def waiting_envelopes(self) -> list[str]:
         """The envelope ids waiting, first in line first."""
-        return [member.decode() for member in self.connection.zrange(INTAKE_QUEUE, 0, -1)]
+        waiting = cast(list[bytes], self.connection.zrange(INTAKE_QUEUE, 0, -1))
+        return [member.decode() for member in waiting]
 
     def close(self) -> None:
         self.connection.close()
