@@ -232,7 +232,10 @@ class Desk:
             SimpleWorker(
                 dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
             ).work(burst=True, with_scheduler=True)
-            waiting = sum(len(queue.scheduled_job_registry) for queue in dispatcher.queues())
+            # A job the scheduler queued as the burst ended is waiting too.
+            waiting = sum(
+                len(queue.scheduled_job_registry) + queue.count for queue in dispatcher.queues()
+            )
             if not waiting or time.monotonic() > deadline:
                 return
             time.sleep(0.2)

@@ -66,7 +66,11 @@ def test_replies_to_one_chat_never_come_faster_than_one_a_second(
     times = telegram_stub.sent_at
     assert len(times) == 3
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.95, gaps
+    # Slots are 1.025 s apart; what the provider sees also carries each request's own
+    # few milliseconds on the way, more on a loaded machine: the gaps between arrivals
+    # may be that much shorter, never the whole.
+    assert min(gaps) >= 0.85, gaps
+    assert times[-1] - times[0] >= 1.9, gaps
 
 
 def test_the_bot_never_sends_faster_than_the_configured_channel_rate(
