@@ -299,6 +299,20 @@ class Message(Base):
     __table_args__ = (
         CheckConstraint(f"direction IN ({_values(Direction)})", name="direction"),
         Index("ix_messages_ticket_time", "ticket_id", "created_at"),
+        # Status callbacks and the look for an unrecorded send find a message by its
+        # provider's id; the sweeper finds the replies still queued.
+        Index(
+            "ix_messages_provider_id",
+            "provider_message_id",
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+            sqlite_where=text("provider_message_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_queued",
+            "created_at",
+            postgresql_where=text("delivery_status = 'queued'"),
+            sqlite_where=text("delivery_status = 'queued'"),
+        ),
     )
 
     id: Mapped[uuidpk]
