@@ -157,6 +157,10 @@ class Channel(Protocol):
     def send(self, address: str, message: Outgoing) -> str:
         """Send a message; return the provider's message id."""
 
+    def find_sent(self, address: str, message: Outgoing, since: dt.datetime) -> list[str] | None:
+        """Ids of messages like this one the provider took for this address since `since`,
+        oldest first; None when the provider cannot be asked (it keeps no such list)."""
+
 
 def load_json(payload: bytes) -> dict[str, Any]:
     import json
@@ -231,3 +235,8 @@ class ChannelBase:
 
     def fetch_media(self, media: MediaRef, max_bytes: int) -> Media:
         raise Permanent(f"{self.name} carries no media")
+
+    def find_sent(self, address: str, message: Outgoing, since: dt.datetime) -> list[str] | None:
+        # Telegram's and Viber's APIs neither take an idempotency key nor list what a
+        # bot sent: whether an unrecorded attempt arrived cannot be known.
+        return None

@@ -12,7 +12,8 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -77,6 +78,10 @@ def _fields(payload: bytes) -> tuple[tuple[str, str], ...]:
 MAX_CALL_SECONDS = 4 * 3600
 # Twilio sends at most 10 files with one message.
 MAX_MEDIA = 10
+# An unrecorded send is looked for among the last LOOK_BACK messages to the worker,
+# created no earlier than CLOCK_SKEW before we began it (Twilio's clock is not ours).
+LOOK_BACK = 20
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def _count(raw: str | None, most: int = 2**31 - 1) -> int | None:
@@ -256,19 +261,12 @@ class TwilioMessaging(TwilioSigned):
             sender = f"whatsapp:{sender}"
         return {"from_": sender}
 
-    def send(self, address: str, message: Outgoing) -> str:
+    @contextmanager
+    def _api(self) -> Iterator[Client]:
+        """A client for one call, its errors told as ours, its connection closed after."""
         client = self._client()
-        request: dict[str, Any] = {"to": address, **self._sender()}
-        if message.template:
-            request["content_sid"] = message.template
-            request["content_variables"] = json.dumps(dict(message.template_variables))
-        else:
-            # Neither SMS nor free-form WhatsApp has buttons: numbered lines it is.
-            lines = [message.text]
-            lines += [f"{n}. {label}" for n, label in enumerate(message.options, start=1)]
-            request["body"] = "\n".join(lines)
         try:
-            sent = client.messages.create(**request)
+            yield client
         except TwilioRestException as exc:
             http = client.http_client
             response = http.last_response if isinstance(http, _HttpClient) else None
@@ -279,7 +277,48 @@ class TwilioMessaging(TwilioSigned):
         finally:
             if client.http_client.session is not None:
                 client.http_client.session.close()
+
+    @staticmethod
+    def _body(message: Outgoing) -> str:
+        # Neither SMS nor free-form WhatsApp has buttons: numbered lines it is.
+        lines = [message.text]
+        lines += [f"{n}. {label}" for n, label in enumerate(message.options, start=1)]
+        return "\n".join(lines)
+
+    def send(self, address: str, message: Outgoing) -> str:
+        request: dict[str, Any] = {"to": address, **self._sender()}
+        if message.template:
+            request["content_sid"] = message.template
+            request["content_variables"] = json.dumps(dict(message.template_variables))
+        else:
+            request["body"] = self._body(message)
+        with self._api() as client:
+            sent = client.messages.create(**request)
         return str(sent.sid)
+
+    def find_sent(self, address: str, message: Outgoing, since: dt.datetime) -> list[str]:
+        """Twilio lists the messages an account sent to a number, newest first: look at
+        the last few for one like this, created since `since` (less Twilio's clock skew).
+
+        A template's text is filled in by Twilio, so any message then will do; the
+        caller leaves out those already recorded as another message's.
+        """
+        sender = self._sender()
+        filters: dict[str, Any] = {"to": address, "limit": LOOK_BACK}
+        if "from_" in sender:
+            filters["from_"] = sender["from_"]
+        with self._api() as client:
+            held = client.messages.list(**filters)
+        body = None if message.template else self._body(message)
+        earliest = since - CLOCK_SKEW
+        return [
+            str(m.sid)
+            for m in reversed(held)
+            if m.date_created is not None
+            and m.date_created >= earliest
+            and (m.direction or "").startswith("outbound")
+            and (body is None or m.body == body)
+        ]
 
 
 def _rest_error(exc: TwilioRestException, headers: Mapping[str, str]) -> Exception:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from intake.settings import Settings
+
+from support.telegram_stub import TelegramStub, start_stub
+from support.twilio_stub import TwilioStub, start_twilio_stub
+from support.viber_stub import ViberStub, start_viber_stub
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -48,3 +53,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.integration)
+
+
+# The providers' stand-ins, each on a loopback port of its own, stopped after the test.
+
+Stub = TypeVar("Stub", TelegramStub, TwilioStub, ViberStub)
+
+
+def _running(stub: Stub) -> Iterator[Stub]:
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+@pytest.fixture
+def telegram_stub() -> Iterator[TelegramStub]:
+    yield from _running(start_stub())
+
+
+@pytest.fixture
+def twilio_stub() -> Iterator[TwilioStub]:
+    yield from _running(start_twilio_stub())
+
+
+@pytest.fixture
+def viber_stub() -> Iterator[ViberStub]:
+    yield from _running(start_viber_stub())

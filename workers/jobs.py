@@ -262,6 +262,7 @@ def send_outbound(message_id: str) -> str:
                 # Goodbye or not, erase.
                 erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
             session.commit()
+            rt.in_flight.end(message_id)
             logger.warning("message %s failed: %s", message_id, reason)
             return "failed"
 
@@ -308,8 +309,16 @@ def send_outbound(message_id: str) -> str:
                 return "rate limited"
         message.attempts += 1
         sensitive.add([address, text])
+        began = rt.in_flight.began(message_id)
         try:
-            provider_id = channel.send(address, outgoing)
+            provider_id = (
+                _taken_unrecorded(session, channel, message, address, outgoing, began)
+                if began is not None
+                else None
+            )
+            if provider_id is None:
+                rt.in_flight.begin(message_id, utcnow())
+                provider_id = channel.send(address, outgoing)
         except Unreachable as exc:
             delivery.mark_unreachable(session, worker.id, message.channel, exc.reason)
             return fail(f"the worker cannot be reached on {message.channel}: {exc.reason}")
@@ -318,6 +327,8 @@ def send_outbound(message_id: str) -> str:
         except Retryable as exc:
             if message.attempts >= MAX_SEND_ATTEMPTS:
                 return fail(f"gave up after {message.attempts} attempts: {exc.reason}")
+            if exc.retry_after is not None:
+                rt.in_flight.end(message_id)  # asked to wait, the provider took nothing
             delay = backoff_seconds(message.attempts, exc.retry_after)
             message.failure_reason = f"retrying: {exc.reason}"[:300]
             message.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
@@ -350,6 +361,43 @@ def _mark_sent(
         # The goodbye is out: erase now.
         erase_worker(session, rt.keys.content, rt.envelope_keys, worker)
     session.commit()
+    rt.in_flight.end(str(message.id))
+
+
+def _taken_unrecorded(
+    session: Session,
+    channel: Channel,
+    message: Message,
+    address: str,
+    outgoing: Outgoing,
+    began: dt.datetime,
+) -> str | None:
+    """The provider's id for this message, if an earlier attempt that began at `began`
+    and was never recorded (its worker died, the call timed out) reached the provider.
+
+    Asked of the provider where it can say (Twilio lists what it sent); its messages
+    already recorded as another of ours are not this one. None: send (again).
+    """
+    found = channel.find_sent(address, outgoing, began)
+    if found is None:
+        logger.warning(
+            "message %s: an attempt at %s was never recorded and %s cannot say whether it "
+            "arrived; sending again (README, 'Exactly once, and where it cannot be')",
+            message.id, began.isoformat(timespec="seconds"), message.channel,
+        )  # fmt: skip
+        return None
+    recorded = set(
+        session.scalars(
+            select(Message.provider_message_id).where(
+                Message.channel == message.channel, Message.provider_message_id.in_(found)
+            )
+        )
+    )
+    unrecorded = [provider_id for provider_id in found if provider_id not in recorded]
+    if not unrecorded:
+        return None
+    logger.info("message %s: %s had it from an earlier attempt", message.id, message.channel)
+    return unrecorded[0]
 
 
 def _record_sent_when_back(rt: runtime.Runtime, message_id: str, provider_id: str) -> None:

@@ -18,6 +18,7 @@ from intake.simulator import record_line
 from safeguards import keys as keyfiles
 from safeguards.keycheck import check_keys_at_start
 from safeguards.sealing import EnvelopeKeys
+from workers.inflight import SendsInFlight
 from workers.queue import Dispatcher, InlineDispatcher, RQDispatcher
 from workers.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
@@ -52,11 +53,11 @@ class Runtime:
                 else InlineDispatcher(run_job)
             )
         self.dispatcher = dispatcher
+        redis = dispatcher.connection if isinstance(dispatcher, RQDispatcher) else None
         self.limiter: RateLimiter = (
-            RedisRateLimiter(dispatcher.connection)
-            if isinstance(dispatcher, RQDispatcher)
-            else MemoryRateLimiter()
+            RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
         )
+        self.in_flight = SendsInFlight(redis)
 
     def close(self) -> None:
         """Let go of database connections, the channels' clients and the queue connection."""

@@ -38,9 +38,9 @@ from workers.queue import RQDispatcher
 
 from support import CI
 from support.builders import as_body
-from support.telegram_stub import TelegramStub, start_stub
-from support.twilio_stub import ACCOUNT_SID, AUTH_TOKEN, TwilioStub, start_twilio_stub
-from support.viber_stub import VIBER_TOKEN, ViberStub, start_viber_stub
+from support.telegram_stub import TelegramStub
+from support.twilio_stub import ACCOUNT_SID, AUTH_TOKEN, TwilioStub
+from support.viber_stub import VIBER_TOKEN, ViberStub
 
 PG_ADMIN_URL = os.environ.get(
     "VOICEDESK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -125,30 +125,6 @@ def clean(database_url: str, redis_url: str) -> None:
 
 def _key_line() -> str:
     return "k" + secrets.token_hex(4) + ":" + base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture
-def telegram_stub() -> Iterator[TelegramStub]:
-    stub = start_stub()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
-
-
-@pytest.fixture
-def twilio_stub() -> Iterator[TwilioStub]:
-    stub = start_twilio_stub()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
-
-
-@pytest.fixture
-def viber_stub() -> Iterator[ViberStub]:
-    stub = start_viber_stub()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
 
 
 PUBLIC_BASE = "https://voicedesk.example.org"

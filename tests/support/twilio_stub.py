@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -54,6 +55,20 @@ class SentTwilioMessage:
     content_sid: str | None
     content_variables: dict[str, str] | None
     at: float
+    sid: str = ""
+    created: float = 0.0  # wall clock, as Twilio's date_created
+
+    def resource(self) -> dict[str, Any]:
+        """The message as Twilio's API shows it (a template's text filled in)."""
+        body = self.body
+        if body is None and self.content_sid:
+            body = f"(template {self.content_sid} {json.dumps(self.content_variables)})"
+        return {
+            "sid": self.sid, "account_sid": ACCOUNT_SID, "to": self.to, "from": self.sender,
+            "body": body, "status": "queued", "num_media": "0", "direction": "outbound-api",
+            "api_version": "2010-04-01", "date_created": formatdate(self.created, usegmt=True),
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{self.sid}.json",
+        }  # fmt: skip
 
 
 @dataclass
@@ -66,6 +81,13 @@ class TwilioStub:
     script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     unauthorised: int = 0
+    # called once a message is taken, before Twilio answers: something that happens on
+    # our side while the send is in flight (the worker killed, say)
+    while_sending: list[Any] = field(default_factory=list)
+    # called instead of taking the next message: it never reaches Twilio (the worker
+    # killed just before, say), and the connection is dropped unanswered
+    instead_of_taking: list[Any] = field(default_factory=list)
+    listed: int = 0  # how often the message list was asked for
 
     @property
     def base(self) -> str:
@@ -103,6 +125,10 @@ def start_twilio_stub() -> TwilioStub:
         def do_GET(self) -> None:  # noqa: N802
             if not self._authorised():
                 return
+            path, _, query = self.path.partition("?")
+            if path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json":
+                self._list(dict(parse_qsl(query)))
+                return
             if self.path not in stub.media:
                 self._reply(404, b"{}", "application/json")
                 return
@@ -122,18 +148,33 @@ def start_twilio_stub() -> TwilioStub:
                 status, body, headers = stub.script.pop(0)
                 self._reply(status, json.dumps(body).encode(), "application/json", headers)
                 return
+            if stub.instead_of_taking:
+                stub.instead_of_taking.pop(0)()
+                self.close_connection = True
+                return
             variables = params.get("ContentVariables")
-            stub.sent.append(SentTwilioMessage(
+            message = SentTwilioMessage(
                 to=params["To"], sender=params.get("From") or params.get("MessagingServiceSid"),
                 body=params.get("Body"), content_sid=params.get("ContentSid"),
                 content_variables=json.loads(variables) if variables else None,
-                at=time.monotonic()))  # fmt: skip
-            sid = f"SM{next(sids):032d}"
-            self._reply(201, json.dumps({
-                "sid": sid, "account_sid": ACCOUNT_SID, "to": params["To"],
-                "from": params.get("From"), "body": params.get("Body"), "status": "queued",
-                "num_media": "0", "direction": "outbound-api", "api_version": "2010-04-01",
-                "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+                at=time.monotonic(), sid=f"SM{next(sids):032d}", created=time.time())  # fmt: skip
+            stub.sent.append(message)
+            while stub.while_sending:
+                stub.while_sending.pop(0)()
+            self._reply(201, json.dumps(message.resource()).encode(), "application/json")
+
+        def _list(self, query: dict[str, str]) -> None:
+            """Messages sent, newest first, filtered by To and From, one page."""
+            stub.listed += 1
+            size = int(query.get("PageSize", 50))
+            found = [
+                m.resource() for m in reversed(stub.sent)
+                if m.to == query.get("To", m.to) and m.sender == query.get("From", m.sender)
+            ][:size]  # fmt: skip
+            self._reply(200, json.dumps({
+                "messages": found, "page": 0, "page_size": size, "next_page_uri": None,
+                "previous_page_uri": None, "first_page_uri": self.path, "start": 0,
+                "end": max(len(found) - 1, 0), "uri": self.path,
             }).encode(), "application/json")  # fmt: skip
 
         def _reply(
