@@ -144,11 +144,19 @@ class RQDispatcher:
                 serializer=JSONSerializer,
             )
             started_before = dt.datetime.now(dt.UTC) - stale
+            in_line: set[str] | None = None
             queued = 0
             for item_id, existing in zip(item_ids, found, strict=True):
                 if existing is not None:
                     status = existing.get_status(refresh=False)
-                    if status in WAITING:
+                    if status == JobStatus.QUEUED:
+                        # rq pops a job's id off its list, then marks it started: a worker
+                        # killed in between leaves it "queued" and in no list, for ever.
+                        if in_line is None:
+                            in_line = set(self._queues[QUEUES[job]].get_job_ids())
+                        if existing.id in in_line:
+                            continue
+                    elif status in WAITING:
                         continue
                     began = existing.started_at
                     if status == JobStatus.STARTED and began is not None:

@@ -196,6 +196,31 @@ def test_the_sweeper_queues_again_only_what_is_no_longer_waiting(
     assert sorted(message.chat_id for message in telegram_stub.sent) == chats  # each once
 
 
+def test_a_reply_whose_worker_died_between_taking_and_starting_it_is_sent_once(
+    desk: Desk, telegram_stub: TelegramStub
+) -> None:
+    """rq pops a job's id off its list and only then marks it started: killed in between,
+    a worker leaves the job "queued" in no list. Found by the worker fault on WhatsApp
+    (719 replies of 720, the last one never sent)."""
+    desk.organisation("Bangkok Workers Centre")
+    desk.post_update(telegram_update(7340030040, "ค่าจ้างค้าง"))
+    while jobs.drain_intake(wait=0):
+        pass
+    outbound = desk.rt.dispatcher.queues()[0]
+    [job_id] = outbound.get_job_ids()
+    assert Queue.dequeue_any([outbound], None, connection=desk.rt.dispatcher.connection,
+                             serializer=JSONSerializer) is not None  # fmt: skip
+    # what rq's worker does, then SIGKILL: the job says queued, and waits nowhere
+    assert outbound.fetch_job(job_id).get_status() == JobStatus.QUEUED
+    assert outbound.count == 0
+
+    assert jobs.sweep() == 1
+    desk.work()
+    assert telegram_stub.messages_to(7340030040) != []
+    assert len(telegram_stub.sent) == 1
+    assert jobs.sweep() == 0  # sent: nothing left to queue
+
+
 def _an_hour_ago(desk: Desk, statement: str) -> None:
     with desk.rt.session() as session:
         session.execute(text(statement.format("now() - interval '1 hour'")))
