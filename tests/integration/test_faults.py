@@ -46,9 +46,8 @@ from support.twilio_stub import TwilioStub, sign
 
 FULL = os.environ.get("VOICEDESK_FAULTS_FULL") == "1"
 # A fault's name, then after a dash the channel the load comes through (Telegram if none).
-FAULTS = (
-    os.environ.get("VOICEDESK_FAULTS") or "redis,worker,worker-whatsapp,postgres,keys"
-).split(",")
+DEFAULT_FAULTS = "redis,worker,worker-whatsapp,postgres,keys"
+FAULTS = (os.environ.get("VOICEDESK_FAULTS") or DEFAULT_FAULTS).split(",")
 RATE, SECONDS, OUTAGE = (200, 30, 10) if FULL else (60, 12, 4)
 CLI = [sys.executable, "-c", "from console.cli import main; main()"]
 PG_BIN = Path("/usr/lib/postgresql") / (os.listdir("/usr/lib/postgresql") or ["15"])[0] / "bin"
