@@ -3,10 +3,11 @@ rotated. Nothing lost, nothing twice.
 
 `voicedesk serve` and `voicedesk worker` run as processes against a Redis and a
 PostgreSQL cluster of this test's own (so stopping them disturbs nothing else), while a
-sender posts signed Telegram updates open loop and, like Telegram, delivers each again
-until it is answered 200. Mid-load one fault strikes. Then every accepted update must be
-in exactly one ticket exactly once, and every worker must have had exactly one reply
-(but for the one a killed worker had in flight, see the last assertion); after a key
+sender posts signed Telegram updates (or, for `worker-whatsapp`, WhatsApp messages as
+Twilio signs them) open loop and, like the provider, delivers each again until it is
+answered 200. Mid-load one fault strikes. Then every accepted update must be in exactly
+one ticket exactly once, and every worker must have had exactly one reply (but on
+Telegram for the one a killed worker had in flight, see the last assertion); after a key
 rotation, every value in the database must open with the newest keys alone.
 
 In the test run, every fault: 60 updates a second for 12 s with a 4 s fault. The whole
