@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.db import utcnow
@@ -90,10 +91,13 @@ def publish_envelope_keys(session: Session, keys: EnvelopeKeys) -> None:
     published = {row.kid: row for row in session.scalars(select(EnvelopeKey))}
     current = keys.current().kid
     for public in keys.public_keys():
-        row = published.get(public.kid)
-        if row is None:
-            session.add(EnvelopeKey(kid=public.kid, public_key=public.public, is_current=False))
-    session.flush()
+        if public.kid in published:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(EnvelopeKey(kid=public.kid, public_key=public.public, is_current=False))
+        except IntegrityError:
+            pass  # another process starting beside this one published it first
     session.execute(update(EnvelopeKey).values(is_current=EnvelopeKey.kid == current))
 
 

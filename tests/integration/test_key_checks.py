@@ -12,14 +12,20 @@ import base64
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from console.app import close_app, create_app
+from intake.db import make_engine
+from intake.envelopes import current_envelope_key, publish_envelope_keys
 from intake.settings import Settings
+from safeguards import keys as keyfiles
 from safeguards.keycheck import WrongKey
-from safeguards.sealing import new_key_line
+from safeguards.sealing import EnvelopeKeys, new_key_line
 
 from integration.conftest import open_desk
 from support.builders import telegram_update
@@ -110,3 +116,37 @@ def test_a_missing_key_file_stops_the_worker_with_its_name(started: dict[str, st
     assert done.returncode != 0
     assert "refusing to start: vault: no key ring at" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_processes_starting_together_on_an_empty_database_publish_the_envelope_key_once(
+    settings: Settings,
+) -> None:
+    """Each process publishes the envelope keys as it starts; the second of two that start
+    together found the key missing, then met the first's row: UniqueViolation, no start."""
+    envelopes = EnvelopeKeys(keyfiles.load_vault_ring(settings))
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as first, Session(engine) as second:
+            publish_envelope_keys(first, envelopes)  # inserted, not yet committed
+            outcome: list[BaseException | None] = []
+
+            def start_second() -> None:
+                try:
+                    publish_envelope_keys(second, envelopes)  # waits on the first's row
+                    second.commit()
+                    outcome.append(None)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=start_second)
+            thread.start()
+            thread.join(timeout=1)
+            assert thread.is_alive()  # blocked on the first's uncommitted key
+            first.commit()
+            thread.join(timeout=30)
+            assert outcome == [None]
+        with Session(engine) as session:
+            assert current_envelope_key(session).kid == envelopes.current().kid
+            assert session.scalar(text("SELECT count(*) FROM envelope_keys")) == 1
+    finally:
+        engine.dispose()
