@@ -41,6 +41,8 @@ MAX_SEND_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 1800.0
 RATE_WAIT_SECONDS = 30.0
+# A later step of a hotline call waits this long for the call's first step.
+CALL_START_WAIT = dt.timedelta(days=1)
 # Below rq's job timeout (180 s), which would cut the job off.
 RECORD_SENT_WITHIN_SECONDS = 150.0
 
@@ -104,8 +106,7 @@ def process_envelope(envelope_id: str) -> str:
             if inbound is None:
                 envelope.outcome = "no message"
             elif inbound.kind == "call":
-                calls.receive(session, rt.keys, inbound, media)
-                envelope.outcome = "stored"
+                envelope.outcome = _receive_call_step(session, rt, envelope, inbound, media)
             else:
                 received = conversation.receive(
                     session, rt.keys, inbound, envelope.id, rt.settings.flood_per_minute
@@ -169,6 +170,10 @@ def drain_intake(
                 break
             try:
                 process_envelope(envelope_id)
+            except calls.CallNotStartedYet:
+                if raise_errors:
+                    raise
+                logger.info("envelope %s waits for its call's start", envelope_id)
             except Exception:
                 if raise_errors:
                     raise
@@ -180,6 +185,26 @@ def drain_intake(
         except RedisError:
             logger.warning("queue unreachable; what this worker held is dropped in a day")
     return len(taken)
+
+
+def _receive_call_step(
+    session: Session,
+    rt: runtime.Runtime,
+    envelope: InboundEnvelope,
+    inbound: InboundMessage,
+    media: list[Media | str],
+) -> str:
+    """File one step of a hotline call. A step before the call's start (Twilio's
+    recording callback names no caller) waits for the start, tried again by the
+    sweeper; one whose call never started in a day never will: kept, not tried again."""
+    try:
+        calls.receive(session, rt.keys, inbound, media)
+    except calls.CallNotStartedYet:
+        if utcnow() - envelope.received_at < CALL_START_WAIT:
+            raise
+        logger.warning("envelope %s: its call never started; kept, not tried again", envelope.id)
+        return "call never started"
+    return "stored"
 
 
 def _file_logged_call(session: Session, envelope: InboundEnvelope) -> str:

@@ -17,10 +17,13 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
+from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from console.cli import create_user
+from intake.calls import CallNotStartedYet
 from intake.settings import Settings
+from workers import jobs
 
 from integration.conftest import HOTLINE_STAFF, PASSWORD, PUBLIC_BASE, Desk, open_desk
 from support import signin
@@ -593,3 +596,32 @@ def test_out_of_hours_the_caller_goes_straight_to_voicemail(
         assert language == "km"
         assert calls_of(desk, ticket_id) == [("voicemail", "km", 25)]
         assert open_tasks(desk, ticket_id) == []
+
+
+def test_a_recording_whose_call_never_started_waits_a_day_then_is_kept_and_left(
+    desk: Desk, twilio_stub: TwilioStub
+) -> None:
+    """Twilio's recording callback names no caller: it waits for its call's first step,
+    tried again by the sweeper; after a day without one it is kept and not tried again,
+    instead of failing every sweep for ever."""
+    desk.organisation("Bangkok Workers Centre", ["th"])
+    path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{next(_SIDS):032d}"
+    audio = recording_bytes("never-started")
+    url = twilio_stub.media_url(path + ".mp3", audio, "audio/mpeg").removesuffix(".mp3")
+    fields = {"CallSid": f"CA{uuid.uuid4().hex}", "AccountSid": ACCOUNT_SID,
+              "RecordingSid": url.rsplit("/", 1)[1], "RecordingUrl": url,
+              "RecordingStatus": "completed", "RecordingDuration": "9"}  # fmt: skip
+    answer = signed_post(desk.client, f"{VOICE}/recording?lang=th", fields, PUBLIC_BASE)
+    assert answer.status_code == 200
+    [envelope_id] = desk.rt.dispatcher.waiting_envelopes()
+    with pytest.raises(CallNotStartedYet):
+        jobs.process_envelope(envelope_id)
+    assert desk.sql("SELECT processed_at FROM inbound_envelopes") == [(None,)]  # tried again
+
+    with desk.rt.session() as session:
+        session.execute(text("UPDATE inbound_envelopes SET received_at = now() - interval '1 day'"))
+        session.commit()
+    assert jobs.process_envelope(envelope_id) == "call never started"
+    assert desk.sql("SELECT outcome, processed_at IS NOT NULL, payload_sealed IS NOT NULL"
+                    " FROM inbound_envelopes") == [("call never started", True, True)]  # fmt: skip
+    assert desk.sql("SELECT count(*) FROM tickets")[0][0] == 0
