@@ -180,14 +180,24 @@ MAX_PROVIDER_ID = 128
 
 
 def provider_id(value: str, what: str, most: int = MAX_PROVIDER_ID) -> str:
-    """An id a provider gave, as the database can keep it: 1 to `most` characters, no NUL.
+    """An id a provider gave, as the database can keep it: 1 to `most` characters, no NUL,
+    nothing UTF-8 cannot hold (JSON may escape a lone surrogate, "\\ud800").
 
-    PostgreSQL refuses NUL in text and values over a column's length; refused there, a
-    delivery would answer 503 and its provider would retry it for days.
+    PostgreSQL refuses NUL in text and values over a column's length, and psycopg
+    cannot send a lone surrogate; refused there, a delivery would fail with a 5xx and
+    its provider would retry it for days.
     """
-    if not value or len(value) > most or "\x00" in value:
-        raise Malformed(f"{what} is 1 to {most} characters")
+    if not value or len(value) > most or "\x00" in value or not _utf8(value):
+        raise Malformed(f"{what} is 1 to {most} characters of text")
     return value
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # Readers for a provider's JSON: a field of the wrong type reads as absent, never raises.
@@ -199,15 +209,21 @@ def obj(value: Any) -> dict[str, Any]:
 
 
 def string(value: Any) -> str | None:
-    """A non-empty string, or None."""
-    return value if isinstance(value, str) and value else None
+    """A non-empty string, or None. A lone surrogate (JSON can escape one; no phone
+    types one) becomes "?": it is no character, and nothing could seal or store it."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value if _utf8(value) else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def ident(value: Any) -> str | None:
-    """An id as providers write them (a string or an integer, not a bool) as text, or None."""
+    """An id as providers write them (a string or an integer, not a bool) as text, or None.
+
+    Never mended as `string` mends text: two ids must not become one.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return string(value)
+    return value if isinstance(value, str) and value and _utf8(value) else None
 
 
 class ChannelBase:

@@ -61,7 +61,9 @@ def _read(channel: Channel, body: bytes) -> None:
         if reply is not None:
             assert isinstance(reply, dict)
             return
-        assert isinstance(channel.envelope_key(body), str)
+        key = channel.envelope_key(body)
+        assert isinstance(key, str)
+        key.encode("utf-8")  # what PostgreSQL keeps in plain
         inbound = channel.parse(body)
     except Malformed:
         return
@@ -77,6 +79,9 @@ def _check(inbound: InboundMessage) -> None:
     assert inbound.address or inbound.kind == "call"
     assert isinstance(inbound.provider_message_id, str)
     assert inbound.text is None or isinstance(inbound.text, str)
+    # The worker seals the text and takes an HMAC of the address: both UTF-8.
+    inbound.address.encode("utf-8")
+    (inbound.text or "").encode("utf-8")
     assert inbound.language_hint is None or isinstance(inbound.language_hint, str)
     assert inbound.sent_at is None or isinstance(inbound.sent_at, dt.datetime)
     assert all(isinstance(ref.ref, str) for ref in inbound.media)
@@ -132,6 +137,9 @@ FOUND = [
     ("viber", b'{"event":"failed","message_token":1,"desc":[]}'),
     ("viber", b'{"event":"subscribed","message_token":1,"user":{}}'),
     ("viber", b'{"event":"message","message_token":1,"sender":{"id":[]},"message":{}}'),
+    ("viber", b'{"event":"message","message_token":"\\ud800","sender":{"id":"a"},"message":{}}'),
+    ("viber", b'{"event":"message","message_token":2,"sender":{"id":"a\\udfff"},'
+              b'"message":{"type":"text","text":"\\ud800 hi"}}'),
     ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=+"),
     ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=99999999999&MediaUrl0=x"),
     ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=%C2%B3"),

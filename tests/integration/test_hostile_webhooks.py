@@ -144,6 +144,25 @@ def test_what_the_generated_cases_found_gets_a_clear_answer(
 
 
 @pytest.mark.integration
+def test_a_viber_token_no_database_can_hold_is_refused_and_text_is_mended(desk, viber_stub) -> None:
+    """Found on 5 December (hypothesis 6.170): a lone surrogate escaped in the JSON,
+    "\\ud800", as message_token reached PostgreSQL's driver and answered 500."""
+    desk.organisation("Bangkok Workers Centre")
+    refused = b'{"event":"message","timestamp":1,"message_token":"\\ud800","sender":{"id":"a"}}'
+    mended = (b'{"event":"message","timestamp":1,"message_token":7,"sender":{"id":"v1"},'
+              b'"message":{"type":"text","text":"\\ud800 \xe0\xb8\xaa"}}')  # fmt: skip
+    for body, status in ((refused, 400), (mended, 200)):
+        headers = {"Content-Type": "application/json",
+                   "X-Viber-Content-Signature": viber_signature(body)}  # fmt: skip
+        response = desk.client.post("/hooks/viber", data=body, headers=headers)
+        _well_formed(response)
+        assert response.status_code == status
+    while jobs.drain_intake(wait=0, raise_errors=True):
+        pass
+    assert desk.sql("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0] == 1
+
+
+@pytest.mark.integration
 def test_a_caller_to_the_hotline_s_real_number_is_put_through(desk, twilio_stub) -> None:
     """The control for the case above: a To that is a number rings staff, showing it."""
     path = "/hooks/twilio/voice/language"
