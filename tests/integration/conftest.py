@@ -178,6 +178,54 @@ def settings(product_env: dict[str, str]) -> Settings:
     return Settings.from_env(product_env).with_changes(testing=True)
 
 
+class BurstWorker(SimpleWorker):
+    """rq's worker for one burst in a test, without the pubsub thread rq starts for
+    commands from outside: a burst that ends as it begins could leave that thread waiting
+    60 s for its subscription, and rq's teardown joins it (rq 3 with redis-py 8; a dozen
+    tests took a minute each)."""
+
+    def subscribe(self) -> None:
+        return None
+
+    def unsubscribe(self) -> None:
+        return None
+
+
+class JobCrashed(Exception):
+    """A job raised instead of recording its outcome (rq would then retry it blindly)."""
+
+
+def burst_worker(dispatcher: RQDispatcher, **kwargs: Any) -> BurstWorker:
+    return BurstWorker(
+        dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer, **kwargs
+    )
+
+
+def run_jobs_or_fail(desk: Desk, with_scheduler: bool = False) -> None:
+    """Run every queued job, as `voicedesk worker --burst` would, and fail on a crashed job.
+
+    With the scheduler, delayed jobs (retries) that are due are queued first.
+    """
+    crashes: list[str] = []
+
+    def record(job: Any, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
+        crashes.append(f"{job.id}: {exc_type.__name__}: {exc_value}")
+        return True
+
+    dispatcher = desk.rt.dispatcher
+    assert isinstance(dispatcher, RQDispatcher)
+    try:
+        while jobs.drain_intake(wait=0, raise_errors=True):
+            pass
+    except Exception as exc:  # noqa: BLE001 - reported like an rq job's crash
+        crashes.append(f"process_envelope: {type(exc).__name__}: {exc}")
+    burst_worker(dispatcher, exception_handlers=[record]).work(
+        burst=True, with_scheduler=with_scheduler
+    )
+    if crashes:
+        raise JobCrashed("; ".join(crashes))
+
+
 @dataclass
 class Desk:
     """The product as a test drives it: the web app, the worker, and the database."""
@@ -205,9 +253,7 @@ class Desk:
         while True:
             while jobs.drain_intake(wait=0, raise_errors=True):
                 pass
-            SimpleWorker(
-                dispatcher.queues(), connection=dispatcher.connection, serializer=JSONSerializer
-            ).work(burst=True, with_scheduler=True)
+            burst_worker(dispatcher).work(burst=True, with_scheduler=True)
             # A job the scheduler queued as the burst ended is waiting too.
             waiting = sum(
                 len(queue.scheduled_job_registry) + queue.count for queue in dispatcher.queues()

@@ -12,9 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
-from rq.serializers import JSONSerializer
 from sqlalchemy import select, text
 
 from intake import tickets
@@ -24,7 +22,14 @@ from intake.settings import Settings
 from translations.scripts import detect_language
 from workers import jobs
 
-from integration.conftest import PUBLIC_BASE, SMS_FROM, WHATSAPP_FROM, Desk, open_desk
+from integration.conftest import (
+    PUBLIC_BASE,
+    SMS_FROM,
+    WHATSAPP_FROM,
+    Desk,
+    open_desk,
+    run_jobs_or_fail,
+)
 from support.twilio_stub import (
     ACCOUNT_SID,
     TwilioStub,
@@ -44,10 +49,6 @@ TYPED = {
     "th": "สวัสดีค่ะ นายจ้างไม่จ่ายค่าแรง",
 }
 TEMPLATE_SID = "HX" + "a1" * 16
-
-
-class JobCrashed(Exception):
-    """A job raised instead of recording its outcome (rq would then retry it blindly)."""
 
 
 def message_sid() -> str:
@@ -92,31 +93,7 @@ def status_callback(
     return fields
 
 
-def work(desk: Desk, with_scheduler: bool = False) -> None:
-    """Run every queued job, as `voicedesk worker --burst` would, and fail on a crashed job.
-
-    With the scheduler, delayed jobs (retries) that are due are queued first.
-    """
-    crashes: list[str] = []
-
-    def record(job: Any, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
-        crashes.append(f"{job.id}: {exc_type.__name__}: {exc_value}")
-        return True
-
-    dispatcher = desk.rt.dispatcher
-    try:
-        while jobs.drain_intake(wait=0, raise_errors=True):
-            pass
-    except Exception as exc:  # noqa: BLE001 - reported like an rq job's crash
-        crashes.append(f"process_envelope: {type(exc).__name__}: {exc}")
-    SimpleWorker(
-        dispatcher.queues(),
-        connection=dispatcher.connection,
-        serializer=JSONSerializer,
-        exception_handlers=[record],
-    ).work(burst=True, with_scheduler=with_scheduler)
-    if crashes:
-        raise JobCrashed("; ".join(crashes))
+work = run_jobs_or_fail
 
 
 def post(desk: Desk, params: dict[str, str], path: str = MESSAGING, **kwargs: Any) -> Any:

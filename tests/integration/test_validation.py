@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -36,7 +34,14 @@ from translations import prompts
 from translations.scripts import detect_language
 from workers import jobs
 
-from integration.conftest import PUBLIC_BASE, SMS_FROM, WHATSAPP_FROM, Desk, open_desk
+from integration.conftest import (
+    PUBLIC_BASE,
+    SMS_FROM,
+    WHATSAPP_FROM,
+    Desk,
+    open_desk,
+    run_jobs_or_fail,
+)
 from support.builders import telegram_update
 from support.conversations import GREETING, digit
 from support.telegram_stub import TelegramStub
@@ -74,35 +79,10 @@ _update_ids = itertools.count(910_000_001)
 _viber_tokens = itertools.count(5_912_661_846_655_238_145)
 
 
-class JobCrashed(Exception):
-    """A job raised instead of recording its outcome."""
-
-
 # --- the product, opened with an operator's settings --------------------------------------
 
 
-def work(desk: Desk) -> None:
-    """Run every queued job, as `voicedesk worker --burst` would; fail on a crashed job."""
-    crashes: list[str] = []
-
-    def record(job: Any, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
-        crashes.append(f"{job.id}: {exc_type.__name__}: {exc_value}")
-        return True
-
-    dispatcher = desk.rt.dispatcher
-    try:
-        while jobs.drain_intake(wait=0, raise_errors=True):
-            pass
-    except Exception as exc:  # noqa: BLE001 - reported like an rq job's crash
-        crashes.append(f"process_envelope: {type(exc).__name__}: {exc}")
-    SimpleWorker(
-        dispatcher.queues(),
-        connection=dispatcher.connection,
-        serializer=JSONSerializer,
-        exception_handlers=[record],
-    ).work(burst=True)
-    if crashes:
-        raise JobCrashed("; ".join(crashes))
+work = run_jobs_or_fail
 
 
 @pytest.fixture

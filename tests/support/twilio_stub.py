@@ -190,5 +190,6 @@ def start_twilio_stub() -> TwilioStub:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     stub = TwilioStub(server=server)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: stopping a stub waits for it, after every test.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return stub
