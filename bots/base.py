@@ -166,7 +166,9 @@ def load_json(payload: bytes) -> dict[str, Any]:
     import json
 
     try:
-        data = json.loads(payload)
+        # Strictly UTF-8, as providers send JSON: json.loads would read bytes of a lone
+        # surrogate ("\xed\xa0\x80") into text that nothing can store.
+        data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: nested deeper than Python's stack, which no provider sends.
         raise Malformed("body is not JSON") from exc

@@ -14,7 +14,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 
-from bots.base import Channel, InboundMessage, Malformed
+from bots.base import Channel, InboundMessage, Malformed, provider_id
 from bots.registry import build_channels
 from bots.twilio import with_step
 from intake.settings import Settings
@@ -61,9 +61,7 @@ def _read(channel: Channel, body: bytes) -> None:
         if reply is not None:
             assert isinstance(reply, dict)
             return
-        key = channel.envelope_key(body)
-        assert isinstance(key, str)
-        key.encode("utf-8")  # what PostgreSQL keeps in plain
+        provider_id(channel.envelope_key(body), "an id")  # the webhook's check on it
         inbound = channel.parse(body)
     except Malformed:
         return
@@ -138,6 +136,7 @@ FOUND = [
     ("viber", b'{"event":"subscribed","message_token":1,"user":{}}'),
     ("viber", b'{"event":"message","message_token":1,"sender":{"id":[]},"message":{}}'),
     ("viber", b'{"event":"message","message_token":"\\ud800","sender":{"id":"a"},"message":{}}'),
+    ("viber", b'{"event": "\xed\xa0\x80", "message_token": 6}'),
     ("viber", b'{"event":"message","message_token":2,"sender":{"id":"a\\udfff"},'
               b'"message":{"type":"text","text":"\\ud800 hi"}}'),
     ("sms", b"MessageSid=SM1&From=%2B66812345678&NumMedia=+"),
