@@ -32,16 +32,14 @@ from intake.settings import Settings
 from workers import runtime
 from workers.queue import InlineDispatcher
 
-# The run's PostgreSQL database and Redis, the provider stubs and `product_env`: the same
-# fixtures the integration tests use (imported, so they are fixtures here too).
+# The run's PostgreSQL database and Redis and `product_env`: the same fixtures the
+# integration tests use (imported, so they are fixtures here too; the provider stubs are
+# the whole suite's, in tests/conftest.py).
 from integration.conftest import (  # noqa: F401
     clean,
     database_url,
     product_env,
     redis_url,
-    telegram_stub,
-    twilio_stub,
-    viber_stub,
 )
 from support import CI, signin
 from support.browser import ServedDesk, chromium_path, serve_desk
