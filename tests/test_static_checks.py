@@ -1,5 +1,6 @@
 """The codebase's own checks, in the test run so CI runs them: lint with bandit's
-security rules (ruff's S rules), formatting, and known vulnerabilities in what we depend on.
+security rules (ruff's S rules), formatting, strict types, and known vulnerabilities in
+what we depend on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def test_ruff_with_bandit_s_security_rules_finds_nothing() -> None:
 
 def test_the_code_is_formatted() -> None:
     done = _run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_types_check_strictly(tmp_path: Path) -> None:
+    """mypy --strict over the product's packages (pyproject's [tool.mypy])."""
+    done = _run(sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
