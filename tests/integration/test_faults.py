@@ -382,7 +382,7 @@ def test_a_fault_under_load_loses_nothing_and_doubles_nothing(
             break
         time.sleep(1)
     if sender.channel == "whatsapp":
-        workers = {whatsapp_number(n): n for n in range(RATE * SECONDS)}
+        workers = {whatsapp_number(n): n for n in range(sent)}
         replies = [workers[message.to] for message in twilio_stub.sent]
     else:
         replies = [message.chat_id - FIRST_CHAT for message in telegram_stub.sent]

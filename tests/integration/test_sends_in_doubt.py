@@ -24,7 +24,8 @@ import pytest
 from workers import jobs
 
 from integration.conftest import WHATSAPP_FROM, Desk
-from integration.test_twilio_messaging import inbound, outbound_rows, post, queue_outbound, work
+from integration.conftest import run_jobs_or_fail as work
+from integration.test_twilio_messaging import inbound, outbound_rows, post, queue_outbound
 from support.builders import telegram_update
 from support.telegram_stub import TelegramStub
 from support.twilio_stub import TwilioStub

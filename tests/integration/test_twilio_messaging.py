@@ -28,8 +28,8 @@ from integration.conftest import (
     WHATSAPP_FROM,
     Desk,
     open_desk,
-    run_jobs_or_fail,
 )
+from integration.conftest import run_jobs_or_fail as work
 from support.twilio_stub import (
     ACCOUNT_SID,
     TwilioStub,
@@ -91,9 +91,6 @@ def status_callback(
     if error_code:
         fields["ErrorCode"] = error_code
     return fields
-
-
-work = run_jobs_or_fail
 
 
 def post(desk: Desk, params: dict[str, str], path: str = MESSAGING, **kwargs: Any) -> Any:

@@ -40,8 +40,8 @@ from integration.conftest import (
     WHATSAPP_FROM,
     Desk,
     open_desk,
-    run_jobs_or_fail,
 )
+from integration.conftest import run_jobs_or_fail as work
 from support.builders import telegram_update
 from support.conversations import GREETING, digit
 from support.telegram_stub import TelegramStub
@@ -80,9 +80,6 @@ _viber_tokens = itertools.count(5_912_661_846_655_238_145)
 
 
 # --- the product, opened with an operator's settings --------------------------------------
-
-
-work = run_jobs_or_fail
 
 
 @pytest.fixture
