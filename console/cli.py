@@ -514,11 +514,10 @@ def _intake_loop(stop: threading.Event) -> None:
 def worker(burst: bool) -> None:
     """Process jobs from Redis (an rq worker on every queue) and run the outbox sweeper."""
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from workers import jobs, runtime
-    from workers.queue import RQDispatcher
+    from workers.queue import RQDispatcher, Worker
 
     settings = _settings()
     redaction.install(settings.log_level)
@@ -548,7 +547,7 @@ def worker(burst: bool) -> None:
             pass
     try:
         while True:
-            rq_worker = SimpleWorker(
+            rq_worker = Worker(
                 rt.dispatcher.queues(), connection=rt.dispatcher.connection,
                 serializer=JSONSerializer,
             )  # fmt: skip

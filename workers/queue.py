@@ -13,7 +13,7 @@ from typing import Protocol, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -231,6 +231,22 @@ class RQDispatcher:
 
     def queues(self) -> list[Queue]:
         return list(self._queues.values())
+
+
+class Worker(SimpleWorker):
+    """rq's SimpleWorker (no fork per job), listening for rq's commands a second at a time.
+
+    rq's own listener waits up to 60 s on Redis, and stopping joins it: now and then
+    (its subscription not yet confirmed) a worker told to stop took a minute, long
+    enough for a process manager to SIGKILL it while its intake thread still ran.
+    """
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
 
 class InlineDispatcher:

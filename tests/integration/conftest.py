@@ -23,7 +23,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import text
 
@@ -34,7 +33,7 @@ from intake.envelopes import publish_envelope_keys
 from intake.schema import upgrade
 from intake.settings import Settings
 from workers import jobs, runtime
-from workers.queue import RQDispatcher
+from workers.queue import RQDispatcher, Worker
 
 from support import CI
 from support.builders import as_body
@@ -178,11 +177,11 @@ def settings(product_env: dict[str, str]) -> Settings:
     return Settings.from_env(product_env).with_changes(testing=True)
 
 
-class BurstWorker(SimpleWorker):
-    """rq's worker for one burst in a test, without the pubsub thread rq starts for
-    commands from outside: a burst that ends as it begins could leave that thread waiting
-    60 s for its subscription, and rq's teardown joins it (rq 3 with redis-py 8; a dozen
-    tests took a minute each)."""
+class BurstWorker(Worker):
+    """The product's rq worker for one burst in a test, without the thread that listens
+    for rq's commands from outside: a burst that ends as it begins could leave it waiting
+    for its subscription while rq's teardown joins it (a dozen tests took a minute each
+    with rq's own listener)."""
 
     def subscribe(self) -> None:
         return None

@@ -55,10 +55,15 @@ class Workers:
         return "".join(path.read_text() for path in sorted(self.logs.glob("worker-*.log")))
 
     def stop(self) -> None:
+        """Stop every worker, for good: one left running would take later tests' messages."""
         for process in self.started:
             if process.poll() is None:
                 process.terminate()
-                process.wait(timeout=30)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 @pytest.fixture
